@@ -89,3 +89,17 @@ func ValidateKey(key string) error {
 	}
 	return nil
 }
+
+// Op names a kind of Store operation. Wrappers use it to count, record and
+// fail operations by kind.
+type Op string
+
+// The operations of a Store, one per method that touches objects.
+const (
+	OpGet                 Op = "get"
+	OpPut                 Op = "put"
+	OpPutIfAbsent         Op = "put-if-absent"
+	OpPutIfVersionMatches Op = "put-if-version-matches"
+	OpDelete              Op = "delete"
+	OpList                Op = "list"
+)
