@@ -1,0 +1,58 @@
+# icerig — build, test and benchmark entry points.
+#
+#   make test    everything CI runs: vet, unit tests (local, memory, Azurite),
+#                short fuzz runs. Installs what it needs (Go modules, Azurite via npm ci).
+#   make smoke   the main job until the rig lands: the object-store conformance
+#                suite on the local filesystem.
+#   make fuzz    longer fuzz runs (FUZZTIME per target, default 60s).
+#   make bench   benchmarks; copy the numbers into BENCHMARKS.md.
+#   make generate  regenerate committed flatbuffers code from formatv*/schema.
+
+GO        ?= go
+FUZZTIME  ?= 60s
+SHORTFUZZ ?= 3s
+BENCHTIME ?= 1s
+
+.PHONY: all deps test vet unit fuzz-short fuzz bench smoke generate clean
+
+all: test
+
+deps: node_modules/.installed
+	$(GO) mod download
+
+# npm ci only when the lock file changed since the last install.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+vet:
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './node_modules/*')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+# unit runs the whole test suite against one Azurite started (and always
+# stopped) by the with-azurite wrapper.
+unit: deps
+	$(GO) run ./internal/azurite/cmd/with-azurite -- $(GO) test -count=1 ./...
+
+# Every Fuzz target of the module, discovered by scripts/fuzz.sh.
+fuzz-short:
+	GO=$(GO) scripts/fuzz.sh $(SHORTFUZZ)
+
+test: deps vet unit fuzz-short
+
+fuzz:
+	$(MAKE) fuzz-short SHORTFUZZ=$(FUZZTIME)
+
+bench: deps
+	$(GO) run ./internal/azurite/cmd/with-azurite -- \
+		$(GO) test -run='^$$' -bench=. -benchtime=$(BENCHTIME) ./...
+
+smoke:
+	$(GO) test -count=1 -v -run 'TestConformance' ./objstore/local
+
+generate:
+	@echo "no generated code yet"
+
+clean:
+	rm -rf node_modules bin
