@@ -1,0 +1,138 @@
+package formatv1
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Key prefixes of the object kinds a spec-1 repository stores.
+const (
+	snapshotsPrefix    = "snapshots/"
+	manifestsPrefix    = "manifests/"
+	chunksPrefix       = "chunks/"
+	transactionsPrefix = "transactions/"
+)
+
+func snapshotKey(id ObjectID) string       { return snapshotsPrefix + id.String() }
+func manifestKey(id ObjectID) string       { return manifestsPrefix + id.String() }
+func chunkKey(id ObjectID) string          { return chunksPrefix + id.String() }
+func transactionLogKey(id ObjectID) string { return transactionsPrefix + id.String() }
+
+// GCSummary counts what GarbageCollect deleted (or, in a dry run, would delete).
+type GCSummary struct {
+	SnapshotsDeleted       int
+	ManifestsDeleted       int
+	ChunksDeleted          int
+	TransactionLogsDeleted int
+	BytesDeleted           int64
+}
+
+// reachable is the set of objects a repository's refs keep alive.
+type reachable struct {
+	snapshots map[ObjectID]bool
+	manifests map[ObjectID]bool
+	chunks    map[ObjectID]bool
+}
+
+// findReachable walks every live ref's ancestry (tags first, then branches)
+// and collects the snapshots, the manifests their manifest lists name, and the
+// native chunks those manifests reference.
+func (r *Repository) findReachable(ctx context.Context) (*reachable, error) {
+	order, tips, err := r.orderedRefs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	keep := &reachable{
+		snapshots: map[ObjectID]bool{},
+		manifests: map[ObjectID]bool{},
+		chunks:    map[ObjectID]bool{},
+	}
+	for _, ref := range order {
+		ancestry, err := r.Ancestry(ctx, tips[ref])
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", ref, err)
+		}
+		for _, s := range ancestry {
+			if keep.snapshots[s.ID] {
+				break // the rest of this chain was walked from another ref
+			}
+			keep.snapshots[s.ID] = true
+			for _, mf := range s.ManifestFiles {
+				if keep.manifests[mf.ID] {
+					continue
+				}
+				keep.manifests[mf.ID] = true
+				m, err := r.ReadManifest(ctx, mf.ID)
+				if err != nil {
+					return nil, fmt.Errorf("snapshot %s: %w", s.ID, err)
+				}
+				for _, am := range m.Arrays {
+					for _, ref := range am.Refs {
+						if ref.Kind == ChunkNative {
+							keep.chunks[ref.ChunkID] = true
+						}
+					}
+				}
+			}
+		}
+	}
+	return keep, nil
+}
+
+// GarbageCollect deletes objects that no live ref reaches and that were
+// written before olderThan (strictly), with the semantics of upstream
+// Icechunk 1.x: snapshots reachable from a branch or a non-deleted tag, their
+// transaction logs, the manifests in their manifest lists and the native chunks
+// in those manifests are kept; every other snapshot, transaction log, manifest
+// and chunk whose storage modification time is before olderThan is deleted, in
+// that order. With dryRun nothing is deleted and the summary says what would be.
+func (r *Repository) GarbageCollect(ctx context.Context, olderThan time.Time, dryRun bool) (*GCSummary, error) {
+	keep, err := r.findReachable(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("garbage collect: %w", err)
+	}
+	sum := &GCSummary{}
+	kinds := []struct {
+		prefix string
+		keep   map[ObjectID]bool
+		count  *int
+	}{
+		{snapshotsPrefix, keep.snapshots, &sum.SnapshotsDeleted},
+		{transactionsPrefix, keep.snapshots, &sum.TransactionLogsDeleted},
+		{manifestsPrefix, keep.manifests, &sum.ManifestsDeleted},
+		{chunksPrefix, keep.chunks, &sum.ChunksDeleted},
+	}
+	for _, kind := range kinds {
+		objs, err := r.Store().List(ctx, kind.prefix)
+		if err != nil {
+			return nil, fmt.Errorf("garbage collect: list %s: %w", kind.prefix, err)
+		}
+		for _, o := range objs {
+			if !o.ModTime.Before(olderThan) {
+				continue
+			}
+			id, err := ParseObjectID(strings.TrimPrefix(o.Key, kind.prefix))
+			if err != nil {
+				// Not an object of ours (a stray file): never delete what we cannot name.
+				r.logger().Warn("garbage collect: ignoring foreign object", "key", o.Key, "err", err)
+				continue
+			}
+			if kind.keep[id] {
+				continue
+			}
+			if !dryRun {
+				if err := r.Store().Delete(ctx, o.Key); err != nil {
+					return nil, fmt.Errorf("garbage collect: delete %s: %w", o.Key, err)
+				}
+				if kind.prefix == snapshotsPrefix {
+					r.forgetSnapshot(id)
+				}
+			}
+			*kind.count++
+			sum.BytesDeleted += o.Size
+		}
+	}
+	return sum, nil
+}
