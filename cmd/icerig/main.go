@@ -1,0 +1,18 @@
+// Command icerig is the rig's command-line tool: it inspects, reads, checks
+// and maintains Icechunk repositories through any library version the rig
+// carries (DESIGN.md section 7). Run `icerig help` for the commands.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
