@@ -3,7 +3,8 @@
 #   make test    everything CI runs: vet, unit tests (local, memory, Azurite),
 #                short fuzz runs. Installs what it needs (Go modules, Azurite via npm ci).
 #   make smoke   the main job until the rig lands: the object-store conformance
-#                suite on the local filesystem.
+#                suite on the local filesystem, then icerig (v1 library) inspects
+#                and fscks the upstream spec-1 fixture repositories.
 #   make fuzz    longer fuzz runs (FUZZTIME per target, default 60s).
 #   make bench   benchmarks; copy the numbers into BENCHMARKS.md.
 #   make generate  regenerate committed flatbuffers code from formatv*/schema.
@@ -48,14 +49,22 @@ bench: deps
 	$(GO) run ./internal/azurite/cmd/with-azurite -- \
 		$(GO) test -run='^$$' -bench=. -benchtime=$(BENCHTIME) ./...
 
+ICECHUNK_FIXTURES ?= ../shared/icechunk-fixtures
+
 smoke:
-	$(GO) test -count=1 -v -run 'TestConformance' ./objstore/local
+	$(GO) test -count=1 -run 'TestConformance' -v ./objstore/local | grep -E '^(=== RUN|--- (PASS|FAIL)|ok|FAIL)' | grep -v '=== RUN'
+	$(GO) build -o bin/icerig ./cmd/icerig
+	bin/icerig fsck --lib v1 $(ICECHUNK_FIXTURES)/test-repo-v1
+	bin/icerig fsck --lib v1 $(ICECHUNK_FIXTURES)/split-repo-v1
+	bin/icerig read --lib v1 --ref branch:my-branch $(ICECHUNK_FIXTURES)/test-repo-v1 /group1/small_chunks
+	bin/icerig inspect --lib v1 $(ICECHUNK_FIXTURES)/test-repo-v1 | head -n 40
 
 # flatc comes from Debian's flatbuffers-compiler; the generated code is committed
 # and TestCodecGeneratedCodeUpToDate fails when it is stale.
 generate:
 	flatc --go --go-namespace fbv1 -o formatv1/internal formatv1/schema/ids.fbs \
 		formatv1/schema/snapshot.fbs formatv1/schema/manifest.fbs formatv1/schema/transaction_log.fbs
+	flatc --go --go-namespace fbv2 -o formatv2/internal formatv2/schema/*.fbs
 
 clean:
 	rm -rf node_modules bin
