@@ -36,9 +36,15 @@ type reachable struct {
 	chunks    map[ObjectID]bool
 }
 
-// findReachable walks every live ref's ancestry (tags first, then branches)
-// and collects the snapshots, the manifests their manifest lists name, and the
-// native chunks those manifests reference.
+// findReachable walks every live ref's ancestry (tags first, then
+// branches) and collects the snapshots, the manifests they reference and the
+// native chunks those manifests reference. Like upstream's pointed_snapshots
+// (ops/mod.rs), a walk stops at the first snapshot already collected: its
+// ancestors were collected with it.
+//
+// Manifests are those of each snapshot's manifest list, as upstream keeps,
+// plus any its nodes' manifest refs name (the same set in a well-formed
+// snapshot): GC never deletes a manifest a kept snapshot points at.
 func (r *Repository) findReachable(ctx context.Context) (*reachable, error) {
 	order, tips, err := r.orderedRefs(ctx)
 	if err != nil {
@@ -50,32 +56,33 @@ func (r *Repository) findReachable(ctx context.Context) (*reachable, error) {
 		chunks:    map[ObjectID]bool{},
 	}
 	for _, ref := range order {
-		ancestry, err := r.Ancestry(ctx, tips[ref])
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", ref, err)
-		}
-		for _, s := range ancestry {
-			if keep.snapshots[s.ID] {
-				break // the rest of this chain was walked from another ref
+		for id := tips[ref]; !keep.snapshots[id]; {
+			s, err := r.ReadSnapshot(ctx, id)
+			if err != nil {
+				return nil, fmt.Errorf("%s: ancestry of %s: %w", ref, tips[ref], err)
 			}
-			keep.snapshots[s.ID] = true
-			for _, mf := range s.ManifestFiles {
-				if keep.manifests[mf.ID] {
+			keep.snapshots[id] = true
+			for _, m := range manifestsOf(s) {
+				if keep.manifests[m] {
 					continue
 				}
-				keep.manifests[mf.ID] = true
-				m, err := r.ReadManifest(ctx, mf.ID)
+				keep.manifests[m] = true
+				man, err := r.ReadManifest(ctx, m)
 				if err != nil {
-					return nil, fmt.Errorf("snapshot %s: %w", s.ID, err)
+					return nil, fmt.Errorf("%s: snapshot %s: %w", ref, id, err)
 				}
-				for _, am := range m.Arrays {
-					for _, ref := range am.Refs {
-						if ref.Kind == ChunkNative {
-							keep.chunks[ref.ChunkID] = true
+				for _, am := range man.Arrays {
+					for _, cr := range am.Refs {
+						if cr.Kind == ChunkNative {
+							keep.chunks[cr.ChunkID] = true
 						}
 					}
 				}
 			}
+			if s.ParentID == nil {
+				break
+			}
+			id = *s.ParentID
 		}
 	}
 	return keep, nil
@@ -84,10 +91,11 @@ func (r *Repository) findReachable(ctx context.Context) (*reachable, error) {
 // GarbageCollect deletes objects that no live ref reaches and that were
 // written before olderThan (strictly), with the semantics of upstream
 // Icechunk 1.x: snapshots reachable from a branch or a non-deleted tag, their
-// transaction logs, the manifests in their manifest lists and the native chunks
-// in those manifests are kept; every other snapshot, transaction log, manifest
-// and chunk whose storage modification time is before olderThan is deleted, in
-// that order. With dryRun nothing is deleted and the summary says what would be.
+// transaction logs, the manifests they reference (see findReachable) and the
+// native chunks in those manifests are kept; every other snapshot,
+// transaction log, manifest and chunk whose storage modification time is
+// before olderThan is deleted, in that order. With dryRun nothing is
+// deleted and the summary says what would be.
 func (r *Repository) GarbageCollect(ctx context.Context, olderThan time.Time, dryRun bool) (*GCSummary, error) {
 	keep, err := r.findReachable(ctx)
 	if err != nil {
@@ -126,8 +134,14 @@ func (r *Repository) GarbageCollect(ctx context.Context, olderThan time.Time, dr
 				if err := r.Store().Delete(ctx, o.Key); err != nil {
 					return nil, fmt.Errorf("garbage collect: delete %s: %w", o.Key, err)
 				}
-				if kind.prefix == snapshotsPrefix {
+				switch kind.prefix {
+				case snapshotsPrefix:
 					r.forgetSnapshot(id)
+				case manifestsPrefix:
+					// As upstream drops deleted manifests from its cache (gc.rs:470).
+					r.cache.mu.Lock()
+					delete(r.cache.manifests, id)
+					r.cache.mu.Unlock()
 				}
 			}
 			*kind.count++
