@@ -84,10 +84,6 @@ func (r *Repository) ReadSnapshot(ctx context.Context, id ObjectID) (*Snapshot, 
 	if s.ID != id {
 		return nil, fmt.Errorf("formatv1: %s: %w: holds snapshot id %s", key, ErrCorrupt, s.ID)
 	}
-	// Refresh the cache with a private decoded copy.
-	if c, err := DecodeSnapshot(key, data); err == nil {
-		cachePut(r.cache, r.cache.snapshots, id, c)
-	}
 	return s, nil
 }
 
