@@ -15,6 +15,7 @@ import (
 	"github.com/icerig/icerig/actors"
 	"github.com/icerig/icerig/actors/actortest"
 	"github.com/icerig/icerig/formatv1"
+	"github.com/icerig/icerig/internal/testfixtures"
 	"github.com/icerig/icerig/objstore"
 	"github.com/icerig/icerig/objstore/memory"
 	"github.com/icerig/icerig/zarr"
@@ -46,7 +47,7 @@ var mainHistory = []string{"set virtual chunk", "fill data", "empty structure", 
 
 func TestV1ReadsTestRepoV1(t *testing.T) {
 	ctx := context.Background()
-	r, _ := openV1Fixture(t, actortest.TestRepoV1)
+	r, _ := openV1Fixture(t, testfixtures.TestRepoV1)
 	assert.Equal(t, "v1", r.Actor())
 	assert.Equal(t, 1, r.SpecVersion())
 
@@ -127,7 +128,7 @@ func keys(m map[string]string) []string {
 
 func TestV1GetChunks(t *testing.T) {
 	ctx := context.Background()
-	r, _ := openV1Fixture(t, actortest.TestRepoV1)
+	r, _ := openV1Fixture(t, testfixtures.TestRepoV1)
 	mb := actors.Branch("my-branch")
 
 	// A native chunk decodes to 42.0 everywhere.
@@ -174,7 +175,7 @@ func TestV1GetChunks(t *testing.T) {
 
 func TestV1RefErrors(t *testing.T) {
 	ctx := context.Background()
-	r, _ := openV1Fixture(t, actortest.TestRepoV1)
+	r, _ := openV1Fixture(t, testfixtures.TestRepoV1)
 	cases := []struct {
 		ref  actors.Ref
 		kind error
@@ -206,7 +207,7 @@ func TestV1RefErrors(t *testing.T) {
 
 func TestV1ReadsSplitRepo(t *testing.T) {
 	ctx := context.Background()
-	r, _ := openV1Fixture(t, actortest.SplitRepoV1)
+	r, _ := openV1Fixture(t, testfixtures.SplitRepoV1)
 	anc, err := r.Ancestry(ctx, actors.MainBranch)
 	require.NoError(t, err)
 	var msgs []string
@@ -236,7 +237,7 @@ func TestV1ReadsSplitRepo(t *testing.T) {
 
 func TestV1RefusesOtherRepositories(t *testing.T) {
 	ctx := context.Background()
-	for _, name := range []string{actortest.TestRepoV2, actortest.TestRepoV2Migrated} {
+	for _, name := range []string{testfixtures.TestRepoV2, testfixtures.TestRepoV2Migrated} {
 		st, _ := actortest.OpenFixtureCopy(t, name)
 		_, err := actors.V1{}.Open(ctx, st, actors.Options{})
 		assert.ErrorIs(t, err, actors.ErrUnsupportedSpec, name)
@@ -397,7 +398,7 @@ func TestV1CreatedRepository(t *testing.T) {
 
 func TestV1ExpireAndGCOnFixtureCopy(t *testing.T) {
 	ctx := context.Background()
-	r, st := openV1Fixture(t, actortest.TestRepoV1)
+	r, st := openV1Fixture(t, testfixtures.TestRepoV1)
 	byMsg := map[string]string{}
 	anc, err := r.Ancestry(ctx, actors.Branch("my-branch"))
 	require.NoError(t, err)
@@ -440,7 +441,7 @@ func TestV1ExpireAndGCOnFixtureCopy(t *testing.T) {
 
 func TestV1FsckFindsDamage(t *testing.T) {
 	ctx := context.Background()
-	r, st := openV1Fixture(t, actortest.TestRepoV1)
+	r, st := openV1Fixture(t, testfixtures.TestRepoV1)
 	chunks := actortest.Keys(t, st, "chunks/")
 	require.NotEmpty(t, chunks)
 	require.NoError(t, st.Delete(ctx, chunks[0]))
@@ -452,7 +453,7 @@ func TestV1FsckFindsDamage(t *testing.T) {
 }
 
 func TestV1CancelledContext(t *testing.T) {
-	r, _ := openV1Fixture(t, actortest.TestRepoV1)
+	r, _ := openV1Fixture(t, testfixtures.TestRepoV1)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_, err := r.Branches(ctx)

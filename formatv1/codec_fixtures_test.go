@@ -5,25 +5,9 @@ import (
 	"path/filepath"
 	"sort"
 	"testing"
-)
 
-// codecFixturesDir locates the upstream reference repositories: the
-// ICECHUNK_FIXTURES environment variable, else ../shared/icechunk-fixtures
-// relative to the module root (this package's parent directory).
-func codecFixturesDir(t testing.TB) string {
-	t.Helper()
-	dir := os.Getenv("ICECHUNK_FIXTURES")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "shared", "icechunk-fixtures")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "test-repo-v1", "refs")); err != nil {
-		t.Fatalf("upstream Icechunk fixtures not found at %s (%v): put the reference repositories "+
-			"(earth-mover/icechunk icechunk-python/tests/data: test-repo-v1, test-repo-v2, "+
-			"test-repo-v2-migrated, split-repo-v1) in ../shared/icechunk-fixtures next to the "+
-			"module root, or point ICECHUNK_FIXTURES at them", dir, err)
-	}
-	return dir
-}
+	"github.com/icerig/icerig/internal/testfixtures"
+)
 
 // codecFixtureFile is one metadata object of a fixture repository.
 type codecFixtureFile struct {
@@ -36,7 +20,7 @@ type codecFixtureFile struct {
 // "manifests", "transactions") of a fixture repository, sorted by key.
 func codecFixtureObjects(t testing.TB, repo, prefix string) []codecFixtureFile {
 	t.Helper()
-	dir := filepath.Join(codecFixturesDir(t), repo, prefix)
+	dir := filepath.Join(testfixtures.Path(t, repo), prefix)
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatalf("read fixture directory: %v", err)
@@ -63,7 +47,7 @@ func codecFixtureObjects(t testing.TB, repo, prefix string) []codecFixtureFile {
 // fixture repository points at (refs/<kind>.<name>/ref.json).
 func codecFixtureRef(t testing.TB, repo, ref string) ObjectID {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(codecFixturesDir(t), repo, "refs", ref, "ref.json"))
+	data, err := os.ReadFile(filepath.Join(testfixtures.Path(t, repo), "refs", ref, "ref.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

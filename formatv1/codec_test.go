@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/icerig/icerig/internal/testfixtures"
 )
 
 // codecSnapshots decodes every snapshot of a fixture repository, by id.
@@ -234,7 +236,7 @@ func TestCodecFixtureManifestsV1(t *testing.T) {
 			t.Errorf("big_chunks %v = %+v, want native", r.Index, r)
 			continue
 		}
-		st, err := os.Stat(filepath.Join(codecFixturesDir(t), repo, "chunks", r.ChunkID.String()))
+		st, err := os.Stat(filepath.Join(testfixtures.Path(t, repo), "chunks", r.ChunkID.String()))
 		if err != nil || st.Size() != int64(r.Length) {
 			t.Errorf("chunk %s of %v: %v, want a %d-byte chunk object", r.ChunkID, r.Index, err, r.Length)
 		}
@@ -379,7 +381,7 @@ func TestCodecRejectsSpec2Objects(t *testing.T) {
 		check(f.key, err)
 	}
 	for _, r := range []string{"test-repo-v2", "test-repo-v2-migrated"} {
-		data, err := os.ReadFile(filepath.Join(codecFixturesDir(t), r, "repo"))
+		data, err := os.ReadFile(filepath.Join(testfixtures.Path(t, r), "repo"))
 		if err != nil {
 			t.Fatal(err)
 		}

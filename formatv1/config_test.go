@@ -7,11 +7,13 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/icerig/icerig/internal/testfixtures"
 )
 
 func codecReadConfig(t testing.TB, repo string) []byte {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(codecFixturesDir(t), repo, "config.yaml"))
+	data, err := os.ReadFile(filepath.Join(testfixtures.Path(t, repo), "config.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

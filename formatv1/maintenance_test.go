@@ -13,16 +13,12 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
 	"time"
-
-	cp "github.com/otiai10/copy"
 
 	"github.com/icerig/icerig/objstore"
 	"github.com/icerig/icerig/objstore/local"
@@ -1042,36 +1038,6 @@ func TestExpireVisitsTagsBeforeBranches(t *testing.T) {
 // ---------------------------------------------------------------------------
 // Upstream fixtures.
 
-// mtFixturesDir locates the upstream reference repositories.
-func mtFixturesDir(t testing.TB) string {
-	t.Helper()
-	dir := os.Getenv("ICECHUNK_FIXTURES")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "shared", "icechunk-fixtures")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "test-repo-v1", "refs")); err != nil {
-		t.Fatalf("upstream Icechunk fixtures not found at %s (%v): put test-repo-v1 and split-repo-v1 "+
-			"(from earth-mover/icechunk icechunk-python/tests/data) in ../shared/icechunk-fixtures "+
-			"next to the module root, or point ICECHUNK_FIXTURES at them", dir, err)
-	}
-	return dir
-}
-
-// mtCopyFixture copies a fixture (times preserved) into a temporary
-// directory and opens a store on the copy with clock.
-func mtCopyFixture(t testing.TB, name string, clock objstore.Clock) *local.Store {
-	t.Helper()
-	dst := filepath.Join(t.TempDir(), name)
-	err := cp.Copy(filepath.Join(mtFixturesDir(t), name), dst, cp.Options{
-		PreserveTimes:     true,
-		PermissionControl: cp.AddPermission(0o200),
-	})
-	noErrMt(t, err)
-	st, err := local.Open(dst, clock)
-	noErrMt(t, err)
-	return st
-}
-
 // mtMessages maps snapshot ids of every live ref's ancestry to messages.
 func mtMessages(t *testing.T, r *Repository) map[ObjectID]string {
 	t.Helper()
@@ -1171,15 +1137,14 @@ func TestMaintenanceFixtures(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
 			// Fsck in place: it only reads.
-			inPlace, err := local.Open(filepath.Join(mtFixturesDir(t), tc.name), nil)
-			noErrMt(t, err)
+			inPlace := fixtureStore(t, tc.name)
 			r0, err := Open(ctx, inPlace, Options{})
 			noErrMt(t, err)
 			mtFsckClean(t, r0, "on the fixture")
 
 			// Everything else on a copy, on a virtual clock an hour past
 			// the newest object.
-			st := mtCopyFixture(t, tc.name, nil)
+			st := copyFixture(t, tc.name, nil)
 			objs, err := st.List(ctx, "")
 			noErrMt(t, err)
 			var newest time.Time
@@ -1285,7 +1250,7 @@ func TestMaintenanceFixtures(t *testing.T) {
 
 			// On a second copy, with deletion of expired refs asked: every
 			// ref is expired, all go but main, which reads as before.
-			st2 := mtCopyFixture(t, tc.name, clock)
+			st2 := copyFixture(t, tc.name, clock)
 			r2, err := Open(ctx, st2, Options{Clock: clock})
 			noErrMt(t, err)
 			res2, err := r2.ExpireSnapshots(ctx, lastFlush.Add(time.Second), true, true)

@@ -5,14 +5,11 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	cp "github.com/otiai10/copy"
-
+	"github.com/icerig/icerig/internal/testfixtures"
 	"github.com/icerig/icerig/objstore"
 	"github.com/icerig/icerig/objstore/local"
 	"github.com/icerig/icerig/objstore/memory"
@@ -21,27 +18,11 @@ import (
 // ---------------------------------------------------------------------------
 // Helpers shared by the repository, ref and session tests.
 
-// repoFixturesDir locates the upstream reference repositories:
-// $ICECHUNK_FIXTURES, else ../shared/icechunk-fixtures from the module root.
-func repoFixturesDir(t testing.TB) string {
-	t.Helper()
-	dir := os.Getenv("ICECHUNK_FIXTURES")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "shared", "icechunk-fixtures")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "test-repo-v1", "refs")); err != nil {
-		t.Fatalf("upstream Icechunk fixtures not found at %s (%v): put test-repo-v1, test-repo-v2, "+
-			"test-repo-v2-migrated and split-repo-v1 (from earth-mover/icechunk icechunk-python/tests/data) "+
-			"in ../shared/icechunk-fixtures next to the module root, or point ICECHUNK_FIXTURES at them", dir, err)
-	}
-	return dir
-}
-
 // fixtureStore opens a fixture repository directory read-only in place
 // (the tests never write through it).
 func fixtureStore(t testing.TB, name string) objstore.Store {
 	t.Helper()
-	st, err := local.Open(filepath.Join(repoFixturesDir(t), name), nil)
+	st, err := local.Open(testfixtures.Path(t, name), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,15 +44,7 @@ func openFixture(t testing.TB, name string) *Repository {
 // on the copy.
 func copyFixture(t testing.TB, name string, clock objstore.Clock) *local.Store {
 	t.Helper()
-	dst := filepath.Join(t.TempDir(), name)
-	err := cp.Copy(filepath.Join(repoFixturesDir(t), name), dst, cp.Options{
-		PreserveTimes:     true,
-		PermissionControl: cp.AddPermission(0o200),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := local.Open(dst, clock)
+	st, err := local.Open(testfixtures.Copy(t, name), clock)
 	if err != nil {
 		t.Fatal(err)
 	}

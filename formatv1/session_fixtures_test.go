@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/icerig/icerig/internal/testfixtures"
 	"github.com/icerig/icerig/objstore"
 	"github.com/icerig/icerig/zarr"
 )
@@ -289,7 +290,7 @@ func TestFixtureV1BigChunks(t *testing.T) {
 		if err != nil || !ok || native.Kind != ChunkNative {
 			t.Fatalf("%s: c/0/1 = %+v, %v, %v; want native", ref, native, ok, err)
 		}
-		obj := filepath.Join(repoFixturesDir(t), "test-repo-v1", "chunks", native.ChunkID.String())
+		obj := filepath.Join(testfixtures.Path(t, "test-repo-v1"), "chunks", native.ChunkID.String())
 		fi, err := os.Stat(obj)
 		noErr(t, err)
 		if uint64(fi.Size()) != native.Length || native.Offset != 0 {

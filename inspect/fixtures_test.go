@@ -15,6 +15,7 @@ import (
 	"github.com/icerig/icerig/actors"
 	"github.com/icerig/icerig/actors/actortest"
 	"github.com/icerig/icerig/inspect"
+	"github.com/icerig/icerig/internal/testfixtures"
 	"github.com/icerig/icerig/objstore"
 )
 
@@ -54,7 +55,7 @@ func messagesOf(list []inspect.Snapshot) []string {
 
 func TestInspectTestRepoV1(t *testing.T) {
 	ctx := context.Background()
-	r, st := openV1(t, actortest.TestRepoV1)
+	r, st := openV1(t, testfixtures.TestRepoV1)
 	rep, err := inspect.Inspect(ctx, st, r, actors.Branch("my-branch"))
 	require.NoError(t, err)
 
@@ -164,7 +165,7 @@ func manifestFiles(list []inspect.Snapshot) []int {
 
 func TestInspectSplitRepo(t *testing.T) {
 	ctx := context.Background()
-	r, st := openV1(t, actortest.SplitRepoV1)
+	r, st := openV1(t, testfixtures.SplitRepoV1)
 	rep, err := inspect.Inspect(ctx, st, r, actors.MainBranch)
 	require.NoError(t, err)
 	roundTrip(t, rep)
@@ -214,7 +215,7 @@ func readJSON(t *testing.T, res *inspect.ReadResult) []any {
 
 func TestReadFixtureArrays(t *testing.T) {
 	ctx := context.Background()
-	r, _ := openV1(t, actortest.TestRepoV1)
+	r, _ := openV1(t, testfixtures.TestRepoV1)
 	mb := actors.Branch("my-branch")
 
 	res, err := inspect.Read(ctx, r, mb, "group1/small_chunks", inspect.VirtualError)
@@ -282,7 +283,7 @@ func TestReadFixtureArrays(t *testing.T) {
 
 func TestReadSplitRepo(t *testing.T) {
 	ctx := context.Background()
-	r, _ := openV1(t, actortest.SplitRepoV1)
+	r, _ := openV1(t, testfixtures.SplitRepoV1)
 	res, err := inspect.Read(ctx, r, actors.MainBranch, "group1/split", inspect.VirtualError)
 	require.NoError(t, err)
 	assert.Equal(t, slices.Repeat([]any{14.0}, 100), readJSON(t, res))

@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"github.com/icerig/icerig/actors"
-	"github.com/icerig/icerig/actors/actortest"
 	"github.com/icerig/icerig/inspect"
+	"github.com/icerig/icerig/internal/testfixtures"
 	"github.com/icerig/icerig/objstore/local"
 )
 
@@ -16,8 +16,8 @@ import (
 // report must encode to JSON that decodes to a report encoding identically.
 func FuzzDecodeReport(f *testing.F) {
 	ctx := context.Background()
-	for _, name := range []string{actortest.TestRepoV1, actortest.SplitRepoV1} {
-		dir := actortest.CopyFixture(f, name)
+	for _, name := range []string{testfixtures.TestRepoV1, testfixtures.SplitRepoV1} {
+		dir := testfixtures.Copy(f, name)
 		st, err := local.Open(dir, nil)
 		if err != nil {
 			f.Fatal(err)

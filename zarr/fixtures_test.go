@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"math"
 	"os"
 	"path/filepath"
@@ -13,51 +12,9 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/stretchr/testify/require"
+
+	"github.com/icerig/icerig/internal/testfixtures"
 )
-
-const fixturesHelp = "the upstream Icechunk reference repositories are missing: " +
-	"put them at ../shared/icechunk-fixtures relative to the module root " +
-	"(a copy of earth-mover/icechunk icechunk-python/tests/data) or set ICECHUNK_FIXTURES to their directory"
-
-// findFixtures locates the upstream Icechunk fixture repositories:
-// $ICECHUNK_FIXTURES, or ../shared/icechunk-fixtures from the module root.
-func findFixtures() (string, error) {
-	if d := os.Getenv("ICECHUNK_FIXTURES"); d != "" {
-		if _, err := os.Stat(filepath.Join(d, "test-repo-v1")); err != nil {
-			return "", errors.New("ICECHUNK_FIXTURES=" + d + " does not hold test-repo-v1: " + fixturesHelp)
-		}
-		return d, nil
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("module root (go.mod) not found: " + fixturesHelp)
-		}
-		dir = parent
-	}
-	d := filepath.Join(dir, "..", "shared", "icechunk-fixtures")
-	if _, err := os.Stat(filepath.Join(d, "test-repo-v1")); err != nil {
-		return "", errors.New(d + " not found: " + fixturesHelp)
-	}
-	return d, nil
-}
-
-// fixtures returns the fixture directory or fails the test with instructions.
-func fixtures(t testing.TB) string {
-	t.Helper()
-	d, err := findFixtures()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
 
 // bigChunksMeta is group1/big_chunks of the fixture repositories.
 func bigChunksMeta() *ArrayMetadata {
@@ -74,9 +31,9 @@ func bigChunksMeta() *ArrayMetadata {
 // fixtureChunks reads every chunk object of one fixture repository.
 func fixtureChunks(t testing.TB, repo string) map[string][]byte {
 	t.Helper()
-	dir := filepath.Join(fixtures(t), repo, "chunks")
+	dir := filepath.Join(testfixtures.Path(t, repo), "chunks")
 	entries, err := os.ReadDir(dir)
-	require.NoError(t, err, fixturesHelp)
+	require.NoError(t, err, dir)
 	out := map[string][]byte{}
 	for _, e := range entries {
 		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
@@ -170,10 +127,10 @@ func fixtureMetadataDocs(t testing.TB, snapshot string) [][]byte {
 }
 
 func TestFixtureMetadataDocuments(t *testing.T) {
-	dir := fixtures(t)
+	dir := testfixtures.Dir(t)
 	snapshots, err := filepath.Glob(filepath.Join(dir, "*", "snapshots", "*"))
 	require.NoError(t, err)
-	require.NotEmpty(t, snapshots, fixturesHelp)
+	require.NotEmpty(t, snapshots, "no snapshots under %s", dir)
 	var groups, arrays int
 	var sawDimNames bool
 	for _, snap := range snapshots {

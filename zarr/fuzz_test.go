@@ -9,13 +9,15 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/icerig/icerig/internal/testfixtures"
 )
 
 // fuzzFixtureChunks returns the upstream fixture chunks when the fixtures
 // are present (fuzz seeding only; TestFixtureChunksDecodeTo42 fails loudly
 // when they are missing).
 func fuzzFixtureChunks() [][]byte {
-	dir, err := findFixtures()
+	dir, err := testfixtures.Locate()
 	if err != nil {
 		return nil
 	}
@@ -56,7 +58,7 @@ func FuzzParseMetadata(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(g)
-	if dir, err := findFixtures(); err == nil {
+	if dir, err := testfixtures.Locate(); err == nil {
 		snaps, _ := filepath.Glob(filepath.Join(dir, "*", "snapshots", "*"))
 		for _, s := range snaps {
 			for _, d := range fixtureMetadataDocs(f, s) {

@@ -14,8 +14,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/icerig/icerig/actors"
-	"github.com/icerig/icerig/actors/actortest"
 	"github.com/icerig/icerig/inspect"
+	"github.com/icerig/icerig/internal/testfixtures"
 	"github.com/icerig/icerig/objstore/local"
 )
 
@@ -42,7 +42,7 @@ func requireUsageError(t *testing.T, r result, want string) {
 
 func TestUsageErrors(t *testing.T) {
 	t.Setenv("AZURE_STORAGE_CONNECTION_STRING", "")
-	repo := actortest.CopyFixture(t, actortest.TestRepoV1)
+	repo := testfixtures.Copy(t, testfixtures.TestRepoV1)
 	missing := filepath.Join(t.TempDir(), "missing")
 	cases := []struct {
 		name string
@@ -63,7 +63,7 @@ func TestUsageErrors(t *testing.T) {
 		{"bad virtual mode", []string{"read", "--lib", "v1", "--virtual=zero", repo, "x"}, "--virtual"},
 		{"missing repository", []string{"fsck", "--lib", "v1", missing}, "no such directory"},
 		{"not a repository", []string{"inspect", "--lib", "v1", t.TempDir()}, "not an icechunk repository"},
-		{"spec-2 repository with v1", []string{"inspect", "--lib", "v1", actortest.CopyFixture(t, actortest.TestRepoV2)}, "spec 2"},
+		{"spec-2 repository with v1", []string{"inspect", "--lib", "v1", testfixtures.Copy(t, testfixtures.TestRepoV2)}, "spec 2"},
 		{"bad scheme", []string{"fsck", "--lib", "v1", "s3://bucket/x"}, "unsupported scheme"},
 		{"azure without credentials", []string{"fsck", "--lib", "v1", "az://container/prefix"}, "AZURE_STORAGE_CONNECTION_STRING"},
 		{"expire without time", []string{"expire", "--lib", "v1", repo}, "--older-than is required"},
@@ -115,7 +115,7 @@ func TestHelp(t *testing.T) {
 }
 
 func TestInspectCommand(t *testing.T) {
-	repo := actortest.CopyFixture(t, actortest.TestRepoV1)
+	repo := testfixtures.Copy(t, testfixtures.TestRepoV1)
 	// Flags before and after the repository, and a file:// URL, work alike.
 	for _, args := range [][]string{
 		{"inspect", "--lib", "v1", "--ref", "branch:my-branch", repo},
@@ -171,7 +171,7 @@ type readOut struct {
 }
 
 func TestReadCommand(t *testing.T) {
-	repo := actortest.CopyFixture(t, actortest.TestRepoV1)
+	repo := testfixtures.Copy(t, testfixtures.TestRepoV1)
 	small := icerigJSON[readOut](t, "read", "--lib", "v1", "--ref", "branch:my-branch", "--json", repo, "group1/small_chunks")
 	assert.Equal(t, readOut{"/group1/small_chunks", "int8", []uint64{5}, []any{84.0, 84.0, 84.0, 84.0, 8.0}}, small)
 	small = icerigJSON[readOut](t, "read", repo, "/group1/small_chunks", "--lib", "v1")
@@ -201,7 +201,7 @@ func TestReadCommand(t *testing.T) {
 }
 
 func TestFsckCommand(t *testing.T) {
-	repo := actortest.CopyFixture(t, actortest.TestRepoV1)
+	repo := testfixtures.Copy(t, testfixtures.TestRepoV1)
 	r := icerig("fsck", "--lib", "v1", repo)
 	assert.Equal(t, exitOK, r.code, r.stderr)
 	assert.Contains(t, r.stdout, "no problems found")
@@ -231,7 +231,7 @@ func TestFsckCommand(t *testing.T) {
 	}
 
 	// Only a missing chunk: named exactly.
-	repo2 := actortest.CopyFixture(t, actortest.TestRepoV1)
+	repo2 := testfixtures.Copy(t, testfixtures.TestRepoV1)
 	require.NoError(t, os.Remove(filepath.Join(repo2, lostChunk)))
 	r = icerig("fsck", "--lib", "v1", repo2)
 	assert.Equal(t, exitFinding, r.code)
@@ -239,7 +239,7 @@ func TestFsckCommand(t *testing.T) {
 }
 
 func TestExpireAndGCCommands(t *testing.T) {
-	repo := actortest.CopyFixture(t, actortest.TestRepoV1)
+	repo := testfixtures.Copy(t, testfixtures.TestRepoV1)
 	const cutoff = "2025-02-19T21:11:56.030Z" // after "delete a chunk", before "some more structure"
 	const future = "2100-01-01T00:00:00Z"
 
@@ -292,7 +292,7 @@ func TestExpireAndGCCommands(t *testing.T) {
 }
 
 func TestGCRespectsOlderThan(t *testing.T) {
-	repo := actortest.CopyFixture(t, actortest.TestRepoV1)
+	repo := testfixtures.Copy(t, testfixtures.TestRepoV1)
 	r := icerig("expire", "--lib", "v1", "--older-than", "2100-01-01T00:00:00Z", repo)
 	require.Equal(t, exitOK, r.code, r.stderr)
 	// Every object of the copy keeps its fixture modification time, so a

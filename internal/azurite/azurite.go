@@ -35,6 +35,8 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
+
+	"github.com/icerig/icerig/internal/modroot"
 )
 
 // EndpointEnv names the environment variable that points the tests at an
@@ -99,7 +101,7 @@ func Start(ctx context.Context) (*Server, error) {
 		}
 		return &Server{endpoint: strings.TrimSuffix(ep, "/")}, nil
 	}
-	root, err := ModuleRoot()
+	root, err := modroot.Find()
 	if err != nil {
 		return nil, fmt.Errorf("azurite: %w", err)
 	}
@@ -290,25 +292,6 @@ func Main(m *testing.M) int {
 		shared = nil
 	}
 	return code
-}
-
-// ModuleRoot walks up from the working directory to the directory holding
-// go.mod.
-func ModuleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod in the working directory or its parents")
-		}
-		dir = parent
-	}
 }
 
 // freePort asks the kernel for an unused TCP port on 127.0.0.1.
