@@ -15,12 +15,41 @@ type Actor interface {
 	// Name is the actor's short name: "v1", "v2", ... It appears in errors
 	// and traces.
 	Name() string
+	// Capabilities says which spec versions and optional operations the
+	// actor has. The rig derives its expectations from it: an actor that
+	// lacks an operation must fail it with ErrUnsupportedOperation, one that
+	// cannot read a spec must refuse it with ErrUnsupportedSpec.
+	Capabilities() Capabilities
 	// Create initialises a new repository in store (ErrRepositoryExists if
 	// the store holds one already).
-	Create(ctx context.Context, store objstore.Store, opts Options) (Repo, error)
+	Create(ctx context.Context, store objstore.Store, opts Options) (Handle, error)
 	// Open opens the repository in store (ErrNotARepository if there is
 	// none, ErrUnsupportedSpec if this version cannot read its spec).
-	Open(ctx context.Context, store objstore.Store, opts Options) (Repo, error)
+	Open(ctx context.Context, store objstore.Store, opts Options) (Handle, error)
+}
+
+// Capabilities describes what one actor can do.
+type Capabilities struct {
+	// Specs lists the spec versions the actor reads and writes, ascending.
+	Specs []int
+	// DefaultSpec is the spec version Create writes when
+	// Options.SpecVersion is 0.
+	DefaultSpec int
+	// Upgrade: Handle.Upgrade migrates spec-1 repositories to spec 2.
+	Upgrade bool
+	// Amend: Session.Amend works (on spec-2 repositories).
+	Amend bool
+}
+
+// Reads reports whether the actor reads (and writes) repositories of spec
+// version spec.
+func (c Capabilities) Reads(spec int) bool {
+	for _, s := range c.Specs {
+		if s == spec {
+			return true
+		}
+	}
+	return false
 }
 
 // Options tunes Create and Open. The zero value is the production setting.
@@ -87,6 +116,99 @@ type Spec2Reader interface {
 	OpsLog(ctx context.Context) ([]OpsLogEntry, error)
 	// Status is the repository's availability status.
 	Status(ctx context.Context) (RepoStatus, error)
+}
+
+// Handle is an open repository with every operation of the rig: the reads
+// of [Repo] plus sessions, ref updates and migration. Actor.Create and
+// Actor.Open return one; code that only reads (inspect, the CLI's read
+// commands) takes the narrower Repo. Snapshot ids are the 20-character
+// Crockford base32 text.
+type Handle interface {
+	Repo
+	// Session opens a read-only session on the version ref names.
+	Session(ctx context.Context, ref Ref) (Session, error)
+	// WritableSession opens a session on the tip of branch; its Commit
+	// moves the branch.
+	WritableSession(ctx context.Context, branch string) (Session, error)
+	// CreateBranch creates branch name at an existing snapshot
+	// (ErrBranchExists if it exists, ErrRefNotFound if the snapshot does
+	// not).
+	CreateBranch(ctx context.Context, name, snapshotID string) error
+	// ResetBranch points an existing branch at an existing snapshot.
+	ResetBranch(ctx context.Context, name, snapshotID string) error
+	// DeleteBranch deletes a branch (ErrCannotDeleteMain for main).
+	DeleteBranch(ctx context.Context, name string) error
+	// CreateTag creates tag name at an existing snapshot (ErrTagExists if
+	// the name is or ever was a tag).
+	CreateTag(ctx context.Context, name, snapshotID string) error
+	// DeleteTag deletes a live tag; its name can never be reused.
+	DeleteTag(ctx context.Context, name string) error
+	// Upgrade migrates a spec-1 repository to spec 2 (with dryRun, only
+	// reports what it would do; with deleteV1Files, removes the spec-1
+	// refs and config afterwards). A version without migration returns
+	// ErrUnsupportedOperation. The handle may be invalid afterwards
+	// (ErrHandleInvalid): open the repository again.
+	Upgrade(ctx context.Context, dryRun, deleteV1Files bool) (UpgradeResult, error)
+}
+
+// Session is a view of one version of a repository as a Zarr v3 key/value
+// store ("zarr.json", "group1/zarr.json", "group1/big_chunks/c/0/1"). A
+// writable session (on a branch) keeps changes until Commit; a read-only
+// one refuses writes with ErrReadOnly. A Session is used by one goroutine
+// at a time.
+type Session interface {
+	// Actor names the actor that opened the session.
+	Actor() string
+	// Branch is the branch a writable session commits to, "" when
+	// read-only.
+	Branch() string
+	// ReadOnly reports whether the session refuses writes.
+	ReadOnly() bool
+	// Base is the id of the snapshot the session reads (and commits on).
+	Base() string
+	// HasChanges reports whether the session holds uncommitted changes.
+	HasChanges() bool
+	// Get reads one key (ErrKeyNotFound when it has no value).
+	Get(ctx context.Context, key string) ([]byte, error)
+	// Set writes one key: a zarr.json creates or updates a group or an
+	// array (ErrNodeExists over a node of the other type); a chunk key
+	// needs an array (ErrKeyNotFound) and coordinates inside its chunk grid
+	// (ErrInvalidKey).
+	Set(ctx context.Context, key string, value []byte) error
+	// Delete removes one key: a zarr.json deletes its node and every node
+	// below it.
+	Delete(ctx context.Context, key string) error
+	// List returns every key with a value, sorted.
+	List(ctx context.Context) ([]string, error)
+	// Commit writes the changes as a new snapshot on the branch and moves
+	// the branch there (ErrNoChanges, ErrConflict if the branch moved,
+	// ErrFlushTimeNotIncreasing if the clock is not past the parent's
+	// flush time). It returns the new snapshot's id; the session goes on
+	// from it.
+	Commit(ctx context.Context, message string, metadata map[string]any) (string, error)
+	// Amend replaces the branch tip with a snapshot holding the tip's
+	// content plus the changes, the tip's parent as parent (spec 2 only:
+	// ErrSpec2Only on spec 1; ErrUnsupportedOperation for versions without
+	// amend).
+	Amend(ctx context.Context, message string, metadata map[string]any) (string, error)
+	// Discard drops every uncommitted change.
+	Discard(ctx context.Context) error
+}
+
+// UpgradeResult reports what Upgrade did (or, in a dry run, would do).
+// Maps and lists are never nil.
+type UpgradeResult struct {
+	// DryRun is true when nothing was written.
+	DryRun bool `json:"dry_run"`
+	// Branches and Tags are the refs the spec-2 repository holds.
+	Branches map[string]string `json:"branches"`
+	Tags     map[string]string `json:"tags"`
+	// DeletedTags are the deleted tag names carried over, sorted.
+	DeletedTags []string `json:"deleted_tags"`
+	// Snapshots is the number of snapshots the spec-2 repository lists.
+	Snapshots int `json:"snapshots"`
+	// DeletedV1Files are the spec-1 files removed (or that would be).
+	DeletedV1Files []string `json:"deleted_v1_files"`
 }
 
 // SnapshotInfo describes one snapshot of an ancestry.

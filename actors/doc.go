@@ -16,8 +16,15 @@
 // library's own sentinels and message survive. An operation a version does
 // not have returns [ErrUnsupportedOperation], never a silent no-op.
 //
+// An [Actor] returns a [Handle]: the reads of [Repo] (all that inspect and
+// the CLI's read commands need) plus [Session]s, ref updates and Upgrade.
+// [Capabilities] declares the spec versions an actor reads and writes and
+// its optional operations; the rig derives its expectations from it.
+//
 // Adapters: [V1] over formatv1 (spec 1). A library version is added by one
-// adapter file implementing Actor and Repo and mapping its errors with a
-// kind table (see v1.go); optional abilities, such as reading a spec-2
+// adapter file implementing Actor, Handle and Session and mapping its
+// errors with a kind table (see v1.go and v1_write.go), plus one line in
+// the [Registry] (registry.go); the icerig CLI and the rig take their
+// actors from there. Optional abilities, such as reading a spec-2
 // repository's ops log, are optional interfaces ([Spec2Reader]).
 package actors

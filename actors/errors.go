@@ -39,15 +39,69 @@ var (
 	// ErrCorrupt: a repository object does not decode or contradicts
 	// another.
 	ErrCorrupt = errors.New("corrupt repository")
+	// ErrNodeExists: a group document set where an array is, or the other
+	// way round.
+	ErrNodeExists = errors.New("node of another type exists")
+	// ErrFlushTimeNotIncreasing: a commit whose clock reading is not later
+	// than its parent's flush time.
+	ErrFlushTimeNotIncreasing = errors.New("flush time not increasing")
+	// ErrNotAncestor: a diff range whose start is not an ancestor of its
+	// end.
+	ErrNotAncestor = errors.New("not an ancestor")
+	// ErrSpec2Only: an operation that exists only on spec-2 repositories
+	// (amend) asked of a spec-1 one.
+	ErrSpec2Only = errors.New("operation needs a spec-2 repository")
+	// ErrAlreadyUpgraded: Upgrade asked of a repository that is spec 2
+	// already, with nothing left to do.
+	ErrAlreadyUpgraded = errors.New("already upgraded")
+	// ErrUpgradeDiverged: a migration stopped because the spec-1 refs moved
+	// while it ran; the repository stayed spec 1.
+	ErrUpgradeDiverged = errors.New("upgrade diverged")
+	// ErrHandleInvalid: the handle (or a session of it) was used for a
+	// migration and must not be used any more.
+	ErrHandleInvalid = errors.New("handle no longer valid")
+	// ErrRepositoryNotOnline: the repository's status refuses updates.
+	ErrRepositoryNotOnline = errors.New("repository not online")
+	// ErrCannotAmendInitial: the initial snapshot cannot be amended.
+	ErrCannotAmendInitial = errors.New("cannot amend the initial snapshot")
 )
 
 // kinds lists every kind, most specific first: KindOf reports the first
 // match.
 var kinds = []error{
-	ErrUnsupportedOperation, ErrUnsupportedSpec, ErrNotARepository, ErrRepositoryExists,
-	ErrConflict, ErrRefNotFound, ErrBranchExists, ErrTagExists, ErrCannotDeleteMain,
-	ErrInvalidRefName, ErrReadOnly, ErrNoChanges, ErrVirtualChunk, ErrKeyNotFound,
-	ErrInvalidKey, ErrCorrupt,
+	ErrUnsupportedOperation, ErrHandleInvalid, ErrAlreadyUpgraded, ErrUpgradeDiverged,
+	ErrSpec2Only, ErrUnsupportedSpec, ErrNotARepository, ErrRepositoryExists,
+	ErrRepositoryNotOnline, ErrConflict, ErrCannotAmendInitial, ErrFlushTimeNotIncreasing,
+	ErrRefNotFound, ErrBranchExists, ErrTagExists, ErrCannotDeleteMain,
+	ErrInvalidRefName, ErrReadOnly, ErrNoChanges, ErrNodeExists, ErrNotAncestor,
+	ErrVirtualChunk, ErrKeyNotFound, ErrInvalidKey, ErrCorrupt,
+}
+
+// Kinds lists every normalized kind, most specific first (the order KindOf
+// tries them in).
+func Kinds() []error { return append([]error(nil), kinds...) }
+
+// KindName is the short text of a kind in traces and reports: the kind's
+// message ("conflict", "ref not found"), or "ok" for nil.
+func KindName(kind error) string {
+	if kind == nil {
+		return "ok"
+	}
+	return kind.Error()
+}
+
+// ParseKindName is the inverse of KindName: "ok" is nil, every other name
+// must be one of Kinds.
+func ParseKindName(name string) (error, bool) {
+	if name == "ok" {
+		return nil, true
+	}
+	for _, k := range kinds {
+		if k.Error() == name {
+			return k, true
+		}
+	}
+	return nil, false
 }
 
 // Error is the error every Actor and Repo method returns. It names the actor

@@ -37,11 +37,20 @@ var v1Kinds = []kindMapping{
 	{formatv1.ErrKeyNotFound, ErrKeyNotFound},
 	{formatv1.ErrNodeNotFound, ErrKeyNotFound},
 	{formatv1.ErrInvalidKey, ErrInvalidKey},
+	{formatv1.ErrNodeExists, ErrNodeExists},
+	{formatv1.ErrFlushTimeNotIncreasing, ErrFlushTimeNotIncreasing},
+	{formatv1.ErrNotAncestor, ErrNotAncestor},
 	{formatv1.ErrCorrupt, ErrCorrupt},
+	{formatv1.ErrInvalidID, ErrInvalidRefName},
 }
 
 // Name returns "v1".
 func (V1) Name() string { return v1Name }
+
+// Capabilities: spec 1 only, no migration, no amend.
+func (V1) Capabilities() Capabilities {
+	return Capabilities{Specs: []int{1}, DefaultSpec: 1}
+}
 
 func v1Options(opts Options) formatv1.Options {
 	return formatv1.Options{Clock: opts.Clock, Rand: opts.Rand, Logger: opts.Logger}
@@ -49,7 +58,7 @@ func v1Options(opts Options) formatv1.Options {
 
 // Create creates a spec-1 repository (opts.SpecVersion must be 0 or 1),
 // writing config.yaml only when opts.InlineThreshold is set.
-func (V1) Create(ctx context.Context, store objstore.Store, opts Options) (Repo, error) {
+func (V1) Create(ctx context.Context, store objstore.Store, opts Options) (Handle, error) {
 	const op = "create"
 	if opts.SpecVersion != 0 && opts.SpecVersion != 1 {
 		return nil, v1Err(op, fmt.Errorf("%w: formatv1 writes spec 1, not spec %d", ErrUnsupportedSpec, opts.SpecVersion))
@@ -70,7 +79,7 @@ func (V1) Create(ctx context.Context, store objstore.Store, opts Options) (Repo,
 }
 
 // Open opens a spec-1 repository; a spec-2 one is ErrUnsupportedSpec.
-func (V1) Open(ctx context.Context, store objstore.Store, opts Options) (Repo, error) {
+func (V1) Open(ctx context.Context, store objstore.Store, opts Options) (Handle, error) {
 	r, err := formatv1.Open(ctx, store, v1Options(opts))
 	if err != nil {
 		return nil, v1Err("open", err)
@@ -80,7 +89,7 @@ func (V1) Open(ctx context.Context, store objstore.Store, opts Options) (Repo, e
 
 func v1Err(op string, err error) error { return normalize(v1Name, op, err, v1Kinds) }
 
-// v1Repo is a formatv1 repository behind the Repo interface.
+// v1Repo is a formatv1 repository behind the Handle interface.
 type v1Repo struct {
 	r *formatv1.Repository
 }
