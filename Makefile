@@ -7,6 +7,7 @@
 #                and fscks the upstream spec-1 fixture repositories.
 #   make fuzz    longer fuzz runs (FUZZTIME per target, default 60s).
 #   make bench   benchmarks; copy the numbers into BENCHMARKS.md.
+#   make soak DURATION=10m  the state machines with fresh seeds until DURATION.
 #   make generate  regenerate committed flatbuffers code from formatv*/schema.
 
 GO        ?= go
@@ -14,7 +15,7 @@ FUZZTIME  ?= 60s
 SHORTFUZZ ?= 3s
 BENCHTIME ?= 1s
 
-.PHONY: all deps test vet unit fuzz-short fuzz bench smoke generate clean
+.PHONY: all deps test vet unit fuzz-short fuzz bench smoke soak generate clean
 
 all: test
 
@@ -48,6 +49,13 @@ fuzz:
 bench: deps
 	$(GO) run ./internal/azurite/cmd/with-azurite -- \
 		$(GO) test -run='^$$' -bench=. -benchtime=$(BENCHTIME) ./...
+
+# soak drives the state machines (each actor alone and all together, memory
+# and local backends) with fresh seeds for DURATION; a failure writes its
+# minimized trace to statemachine/testdata/traces/ and prints both replay commands.
+DURATION ?= 10m
+soak:
+	$(GO) test -count=1 -timeout 0 -run '^TestSoak$$' -v ./statemachine -soak=$(DURATION)
 
 ICECHUNK_FIXTURES ?= ../shared/icechunk-fixtures
 

@@ -21,7 +21,8 @@ type Actor interface {
 	// cannot read a spec must refuse it with ErrUnsupportedSpec.
 	Capabilities() Capabilities
 	// Create initialises a new repository in store (ErrRepositoryExists if
-	// the store holds one already).
+	// the store holds one already). A spec version the actor cannot write
+	// is ErrUnsupportedSpec, refused before the store is touched.
 	Create(ctx context.Context, store objstore.Store, opts Options) (Handle, error)
 	// Open opens the repository in store (ErrNotARepository if there is
 	// none, ErrUnsupportedSpec if this version cannot read its spec).

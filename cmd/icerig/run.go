@@ -25,11 +25,9 @@ const (
 	exitUsage   = 2 // bad usage or unreadable input
 )
 
-// libraries are the library versions built into this binary, by --lib name.
-// Adding a version is one line here.
-var libraries = map[string]actors.Actor{
-	"v1": actors.V1{},
-}
+// libraries are the library versions built into this binary, by --lib
+// name: the actors registry.
+var libraries = actors.Registry()
 
 // knownLibraries are the --lib names of the CLI contract, whether built in
 // or not.
@@ -59,6 +57,8 @@ var commands = []*command{
 		"detach history older than a time from every branch and tag", runExpire},
 	{"gc", "--older-than RFC3339 [--dry-run] [--json] [--lib L] REPO",
 		"delete unreachable objects written before a time", runGC},
+	{"replay", "[--actors A,B] [--backend memory|local] [-v] TRACE",
+		"re-run a state-machine trace, stop at the first divergence (exit 1)", runReplay},
 }
 
 func findCommand(name string) *command {

@@ -1,0 +1,21 @@
+// Package statemachine is the rig's state machine: a model of an Icechunk
+// repository in plain Go, the ops that drive a repository through the
+// actors (one type per action, each with a one-line text form), a
+// pgregory.net/rapid generator of ops, an executor that applies each op to
+// the model and the active actor and compares their outcomes (success, or
+// failure with the same normalized error kind), and the invariant that
+// every actor able to open the repository sees exactly the model.
+//
+// Runs are deterministic: a virtual clock gives flush times and (on the
+// local backend) modification times, and ids come from one seeded source
+// shared by every actor, the seed drawn by rapid. A run is recorded as a
+// [Trace]; a failing run is shrunk by rapid and written as a trace file
+// that [Replay] (and `icerig replay`) re-runs without rapid, stopping at
+// the first [Divergence]. Traces under fixtures/traces/ are a regression
+// corpus replayed by every go test.
+//
+// What is modelled: spec-1 semantics of upstream Icechunk 1.x (sessions,
+// commits, refs, expiration, GC); spec 2 for init, refs, commits, amend
+// and upgrade. Spec-2 expiration and GC are not modelled yet: their
+// actions are skipped on spec-2 repositories.
+package statemachine

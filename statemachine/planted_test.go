@@ -1,0 +1,267 @@
+package statemachine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"pgregory.net/rapid"
+
+	"github.com/icerig/icerig/actors"
+	"github.com/icerig/icerig/objstore"
+)
+
+// Planted bugs prove the rig catches what it is for. Each is a test-only
+// actor wrapping V1 that misbehaves in one way a library version could;
+// nothing here is registered, so normal runs never meet them.
+
+// hidingStore hides keys from the library: Get says not found, List
+// leaves them out. hide decides per key (and may depend on what the
+// actor is doing).
+type hidingStore struct {
+	objstore.Store
+	hide func(key string) bool
+}
+
+func (s *hidingStore) Get(ctx context.Context, key string) ([]byte, objstore.Version, error) {
+	if s.hide(key) {
+		return nil, "", fmt.Errorf("hidden %q: %w", key, objstore.ErrNotFound)
+	}
+	return s.Store.Get(ctx, key)
+}
+
+func (s *hidingStore) List(ctx context.Context, prefix string) ([]objstore.ObjectInfo, error) {
+	objs, err := s.Store.List(ctx, prefix)
+	if err != nil {
+		return nil, err
+	}
+	out := objs[:0:0]
+	for _, o := range objs {
+		if !s.hide(o.Key) {
+			out = append(out, o)
+		}
+	}
+	return out, nil
+}
+
+// buggyActor is V1 with a planted bug: a store wrapper the library sees,
+// and optional overrides of handle methods.
+type buggyActor struct {
+	name string
+	// wrap gives the store the library sees (nil: the real one); inGC
+	// tells whether the handle is collecting garbage.
+	wrap func(st objstore.Store, inGC *atomic.Bool) objstore.Store
+	// expire, when set, replaces ExpireSnapshots.
+	expire func(h actors.Handle, ctx context.Context, olderThan time.Time, b, t bool) (actors.ExpireResult, error)
+}
+
+func (a *buggyActor) Name() string                      { return a.name }
+func (a *buggyActor) Capabilities() actors.Capabilities { return actors.V1{}.Capabilities() }
+
+func (a *buggyActor) handle(open func(objstore.Store) (actors.Handle, error), st objstore.Store) (actors.Handle, error) {
+	b := &buggyHandle{actor: a, inGC: &atomic.Bool{}}
+	if a.wrap != nil {
+		st = a.wrap(st, b.inGC)
+	}
+	h, err := open(st)
+	if err != nil {
+		return nil, err
+	}
+	b.Handle = h
+	return b, nil
+}
+
+func (a *buggyActor) Create(ctx context.Context, st objstore.Store, opts actors.Options) (actors.Handle, error) {
+	return a.handle(func(st objstore.Store) (actors.Handle, error) { return actors.V1{}.Create(ctx, st, opts) }, st)
+}
+
+func (a *buggyActor) Open(ctx context.Context, st objstore.Store, opts actors.Options) (actors.Handle, error) {
+	return a.handle(func(st objstore.Store) (actors.Handle, error) { return actors.V1{}.Open(ctx, st, opts) }, st)
+}
+
+type buggyHandle struct {
+	actors.Handle
+	actor *buggyActor
+	inGC  *atomic.Bool
+}
+
+func (h *buggyHandle) GarbageCollect(ctx context.Context, olderThan time.Time, dryRun bool) (actors.GCResult, error) {
+	h.inGC.Store(true)
+	defer h.inGC.Store(false)
+	return h.Handle.GarbageCollect(ctx, olderThan, dryRun)
+}
+
+func (h *buggyHandle) ExpireSnapshots(ctx context.Context, olderThan time.Time, b, t bool) (actors.ExpireResult, error) {
+	if h.actor.expire != nil {
+		return h.actor.expire(h.Handle, ctx, olderThan, b, t)
+	}
+	return h.Handle.ExpireSnapshots(ctx, olderThan, b, t)
+}
+
+// The planted bugs.
+var planted = []struct {
+	actor *buggyActor
+	// maxOps bounds the length of the shrunk trace.
+	maxOps int
+	// what the divergence must mention.
+	mentions string
+}{
+	{
+		// GC forgets tags: objects only a tag reaches are collected.
+		actor: &buggyActor{name: "v1-gc-ignores-tags", wrap: func(st objstore.Store, inGC *atomic.Bool) objstore.Store {
+			return &hidingStore{Store: st, hide: func(k string) bool { return inGC.Load() && strings.HasPrefix(k, "refs/tag.") }}
+		}},
+		maxOps: 12, mentions: "gc",
+	},
+	{
+		// Tag tombstones are ignored: a deleted tag comes back to life.
+		actor: &buggyActor{name: "v1-ignores-tombstones", wrap: func(st objstore.Store, _ *atomic.Bool) objstore.Store {
+			return &hidingStore{Store: st, hide: func(k string) bool { return strings.HasSuffix(k, "/ref.json.deleted") }}
+		}},
+		maxOps: 4, mentions: "tags",
+	},
+	{
+		// Expiration's cutoff is off by one: a snapshot flushed exactly
+		// at the cutoff expires too.
+		actor: &buggyActor{name: "v1-expire-inclusive", expire: func(h actors.Handle, ctx context.Context, olderThan time.Time, b, t bool) (actors.ExpireResult, error) {
+			return h.ExpireSnapshots(ctx, olderThan.Add(time.Microsecond), b, t)
+		}},
+		maxOps: 8, mentions: "expire",
+	},
+}
+
+// captureTB runs rapid.Check without failing the calling test: it records
+// the failure instead.
+type captureTB struct {
+	name   string
+	mu     sync.Mutex
+	failed bool
+	log    strings.Builder
+}
+
+type failNow struct{}
+
+func (c *captureTB) Helper()      {}
+func (c *captureTB) Name() string { return c.name }
+func (c *captureTB) Logf(format string, args ...any) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	fmt.Fprintf(&c.log, format+"\n", args...)
+}
+func (c *captureTB) Log(args ...any)                  { c.Logf("%s", fmt.Sprint(args...)) }
+func (c *captureTB) Skipf(format string, args ...any) { panic("captureTB: skip") }
+func (c *captureTB) Skip(args ...any)                 { panic("captureTB: skip") }
+func (c *captureTB) SkipNow()                         { panic("captureTB: skip") }
+func (c *captureTB) Errorf(format string, args ...any) {
+	c.Logf(format, args...)
+	c.Fail()
+}
+func (c *captureTB) Error(args ...any) { c.Errorf("%s", fmt.Sprint(args...)) }
+func (c *captureTB) Fatalf(format string, args ...any) {
+	c.Errorf(format, args...)
+	c.FailNow()
+}
+func (c *captureTB) Fatal(args ...any) { c.Fatalf("%s", fmt.Sprint(args...)) }
+func (c *captureTB) FailNow() {
+	c.Fail()
+	panic(failNow{})
+}
+func (c *captureTB) Fail() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.failed = true
+}
+func (c *captureTB) Failed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.failed
+}
+
+// checkCaptured runs rapid.Check on tb and reports whether it failed.
+func checkCaptured(tb *captureTB, prop func(*rapid.T)) (failed bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			if _, ok := r.(failNow); !ok {
+				panic(r)
+			}
+			failed = true
+		}
+	}()
+	rapid.Check(tb, prop)
+	return tb.Failed()
+}
+
+// TestPlantedBugsAreCaught runs the machine against each planted bug and
+// requires a failure whose shrunk trace is short, names the buggy actor,
+// replays to the same divergence, and replays cleanly with the real v1.
+func TestPlantedBugsAreCaught(t *testing.T) {
+	// A fixed budget and seed (rapid cuts checks by 5 and steps by 2 with
+	// -short), so the test does not depend on the command line.
+	checks, steps := "100", "100"
+	if testing.Short() {
+		checks, steps = "500", "200"
+	}
+	withFlag(t, "rapid.checks", checks, true)
+	withFlag(t, "rapid.steps", steps, true)
+	withFlag(t, "rapid.seed", "1", true)
+	withFlag(t, "rapid.nofailfile", "true", true)
+	withFlag(t, "rapid.shrinktime", "1s", true)
+	for _, p := range planted {
+		t.Run(p.actor.name, func(t *testing.T) {
+			cfg := Config{Actors: []actors.Actor{p.actor}}
+			if err := cfg.normalize(); err != nil {
+				t.Fatal(err)
+			}
+			rec := &Recorder{}
+			tb := &captureTB{name: "planted/" + p.actor.name}
+			if !checkCaptured(tb, cfg.property(rec)) {
+				t.Fatalf("the machine did not catch %s:\n%s", p.actor.name, tb.log.String())
+			}
+			shrunk, err := rec.Failure()
+			if shrunk == nil {
+				t.Fatalf("no failing trace recorded:\n%s", tb.log.String())
+			}
+			tr, err := Minimize(context.Background(), shrunk, []actors.Actor{p.actor}, 10*time.Second)
+			var d *Divergence
+			if !errors.As(err, &d) {
+				t.Fatalf("the minimized failure is not a divergence: %v", err)
+			}
+			t.Logf("caught %s: rapid shrank the run to %d ops, minimized to %d: %v\n%s",
+				p.actor.name, len(shrunk.Steps), len(tr.Steps), err, tr.Format())
+			if len(tr.Steps) > p.maxOps {
+				t.Errorf("shrunk trace has %d ops, want at most %d", len(tr.Steps), p.maxOps)
+			}
+			if d.Actor != p.actor.name && !strings.HasPrefix(d.Actor, p.actor.name+" ") {
+				t.Errorf("divergence names actor %q, want %s", d.Actor, p.actor.name)
+			}
+			if !strings.Contains(d.What, p.mentions) {
+				t.Errorf("divergence %q does not mention %q", d.What, p.mentions)
+			}
+
+			// The trace replays to the same divergence without rapid...
+			parsed, perr := ParseTrace(tr.Format())
+			if perr != nil {
+				t.Fatal(perr)
+			}
+			err = Replay(context.Background(), parsed, []actors.Actor{p.actor}, ReplayOptions{})
+			var rd *Divergence
+			if !errors.As(err, &rd) || rd.Line != d.Line || rd.What != d.What {
+				t.Errorf("replay: %v, want the divergence %v", err, d)
+			}
+			// ...and the real library passes it (the actor renamed).
+			fixed := strings.ReplaceAll(string(tr.Format()), p.actor.name, "v1")
+			parsed, perr = ParseTrace([]byte(fixed))
+			if perr != nil {
+				t.Fatal(perr)
+			}
+			if err := Replay(context.Background(), parsed, []actors.Actor{actors.V1{}}, ReplayOptions{IgnoreOutcomes: true}); err != nil {
+				t.Errorf("the real v1 fails the trace: %v", err)
+			}
+		})
+	}
+}
