@@ -21,7 +21,8 @@
 // [Capabilities] declares the spec versions an actor reads and writes and
 // its optional operations; the rig derives its expectations from it.
 //
-// Adapters: [V1] over formatv1 (spec 1). A library version is added by one
+// Adapters: [V1] over formatv1 (spec 1), [V2] over formatv2 (specs 1 and
+// 2, migration, amend). A library version is added by one
 // adapter file implementing Actor, Handle and Session and mapping its
 // errors with a kind table (see v1.go and v1_write.go), plus one line in
 // the [Registry] (registry.go); the icerig CLI and the rig take their

@@ -10,6 +10,7 @@ import (
 // library version is one line here.
 var registry = map[string]Actor{
 	v1Name: V1{},
+	v2Name: V2{},
 }
 
 // Registry returns the actors built into this binary, by name (a copy:

@@ -139,7 +139,9 @@ func (v *v1Repo) Resolve(ctx context.Context, ref Ref) (string, error) {
 	return id.String(), nil
 }
 
-func idMap(m map[string]formatv1.ObjectID) map[string]string {
+// idMap renders the ids of a name -> id map (of any library version) as
+// text.
+func idMap[ID fmt.Stringer](m map[string]ID) map[string]string {
 	out := make(map[string]string, len(m))
 	for name, id := range m {
 		out[name] = id.String()
@@ -280,7 +282,8 @@ func (v *v1Repo) Fsck(ctx context.Context) ([]Finding, error) {
 	return out, nil
 }
 
-func idStrings(ids []formatv1.ObjectID) []string {
+// idStrings renders ids (of any library version) as text.
+func idStrings[ID fmt.Stringer](ids []ID) []string {
 	out := make([]string, 0, len(ids))
 	for _, id := range ids {
 		out = append(out, id.String())

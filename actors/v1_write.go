@@ -26,9 +26,10 @@ func snapshotID(id string) (formatv1.ObjectID, error) {
 }
 
 // missingSnapshot gives a missing snapshot object the kind of a missing
-// ref: formatv1's ref updates report it as the store's not-found error.
-func missingSnapshot(err error) error {
-	if err != nil && errors.Is(err, objstore.ErrNotFound) && !errors.Is(err, formatv1.ErrRefNotFound) {
+// ref: the libraries' ref updates report it as the store's not-found
+// error. libRefNotFound is the library's own ref-not-found sentinel.
+func missingSnapshot(err, libRefNotFound error) error {
+	if err != nil && errors.Is(err, objstore.ErrNotFound) && !errors.Is(err, libRefNotFound) {
 		return fmt.Errorf("%w: %w", ErrRefNotFound, err)
 	}
 	return err
@@ -57,7 +58,7 @@ func (v *v1Repo) refUpdate(op, snapshot string, update func(formatv1.ObjectID) e
 	if err != nil {
 		return v1Err(op, err)
 	}
-	return v1Err(op, missingSnapshot(update(id)))
+	return v1Err(op, missingSnapshot(update(id), formatv1.ErrRefNotFound))
 }
 
 func (v *v1Repo) CreateBranch(ctx context.Context, name, snapshot string) error {

@@ -271,7 +271,8 @@ func (v VersionRef) String() string {
 // ResolveRef returns the snapshot id a VersionRef names. A branch or tag
 // that does not exist (or a deleted tag) is ErrRefNotFound; a snapshot id
 // must name an existing, decodable snapshot (a missing one wraps
-// objstore.ErrNotFound and ErrRefNotFound).
+// objstore.ErrNotFound and ErrRefNotFound), at spec 2 one the repo object
+// lists (ErrRefNotFound otherwise, whatever files remain).
 func (r *Repository) ResolveRef(ctx context.Context, ref VersionRef) (ObjectID, error) {
 	if err := r.usable(); err != nil {
 		return ObjectID{}, err
@@ -296,6 +297,18 @@ func (r *Repository) ResolveRef(ctx context.Context, ref VersionRef) (ObjectID, 
 		return r.LookupTag(ctx, ref.Tag)
 	}
 	id := *ref.Snapshot
+	if r.spec == SpecVersion2 {
+		// At spec 2 the repo object alone says which snapshots belong to
+		// the repository (as upstream resolves them): a snapshot file it
+		// does not list, such as one a migration left out, names nothing.
+		st, err := r.loadState(ctx)
+		if err != nil {
+			return ObjectID{}, fmt.Errorf("formatv2: resolve %s: %w", ref, err)
+		}
+		if err := st.requireLive(id); err != nil {
+			return ObjectID{}, fmt.Errorf("formatv2: resolve %s: %w: %w", ref, ErrRefNotFound, err)
+		}
+	}
 	if err := r.requireSnapshot(ctx, id); err != nil {
 		if errors.Is(err, objstore.ErrNotFound) {
 			return ObjectID{}, fmt.Errorf("formatv2: resolve %s: %w: %w", ref, ErrRefNotFound, err)

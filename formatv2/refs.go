@@ -355,11 +355,13 @@ func (r *Repository) CreateBranch(ctx context.Context, name string, snap ObjectI
 		_, err := r.updateRepo(ctx, repoChange{
 			what: fmt.Sprintf("create branch %q", name),
 			mutate: func(st *repoState, _ *RepoInfo) (Update, error) {
-				if _, ok := st.branches[name]; ok {
-					return Update{}, fmt.Errorf("formatv2: create branch %q: %w", name, ErrBranchExists)
-				}
+				// The snapshot first, then the name, as upstream checks
+				// them (and as spec 1 does).
 				if err := st.requireLive(snap); err != nil {
 					return Update{}, fmt.Errorf("formatv2: create branch %q: %w", name, err)
+				}
+				if _, ok := st.branches[name]; ok {
+					return Update{}, fmt.Errorf("formatv2: create branch %q: %w", name, ErrBranchExists)
 				}
 				st.branches[name] = snap
 				return Update{Type: UpdateBranchCreated, Name: name}, nil
@@ -481,14 +483,16 @@ func (r *Repository) CreateTag(ctx context.Context, name string, snap ObjectID) 
 		_, err := r.updateRepo(ctx, repoChange{
 			what: fmt.Sprintf("create tag %q", name),
 			mutate: func(st *repoState, _ *RepoInfo) (Update, error) {
+				// The snapshot first, then the name, as upstream checks
+				// them (and as spec 1 does).
+				if err := st.requireLive(snap); err != nil {
+					return Update{}, fmt.Errorf("formatv2: create tag %q: %w", name, err)
+				}
 				if st.deletedTags[name] {
 					return Update{}, fmt.Errorf("formatv2: create tag %q: %w: the name belonged to a deleted tag and cannot be reused", name, ErrTagExists)
 				}
 				if _, ok := st.tags[name]; ok {
 					return Update{}, fmt.Errorf("formatv2: create tag %q: %w", name, ErrTagExists)
-				}
-				if err := st.requireLive(snap); err != nil {
-					return Update{}, fmt.Errorf("formatv2: create tag %q: %w", name, err)
 				}
 				st.tags[name] = snap
 				return Update{Type: UpdateTagCreated, Name: name}, nil

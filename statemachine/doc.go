@@ -16,6 +16,8 @@
 //
 // What is modelled: spec-1 semantics of upstream Icechunk 1.x (sessions,
 // commits, refs, expiration, GC); spec 2 for init, refs, commits, amend
-// and upgrade. Spec-2 expiration and GC are not modelled yet: their
-// actions are skipped on spec-2 repositories.
+// and upgrade (a migration lists only the snapshots some ref reaches:
+// others, such as those an expiration released, can no longer be named).
+// Spec-2 expiration and GC are not modelled yet: their actions are
+// skipped on spec-2 repositories.
 package statemachine

@@ -88,6 +88,10 @@ type Snapshot struct {
 	// Written is the file's modification time (expiration rewrites it).
 	Stored  bool
 	Written time.Time
+	// Unlisted is true for a snapshot a migration left out of the spec-2
+	// repo object (no ref reached it): its file may remain, but at spec 2
+	// no ref and no checkout can name it.
+	Unlisted bool
 	// HasTxLog is true when the commit wrote a transaction log; TxLog is
 	// true while it is stored; TxWritten is its modification time.
 	HasTxLog  bool
@@ -757,7 +761,7 @@ func overlap(base *Node, shape, chunkShape []uint64) overlapKind {
 // snapshotUsable reports whether label names a snapshot still in storage.
 func (m *Model) snapshotUsable(label string) bool {
 	s, ok := m.Snapshots[label]
-	return ok && s.Stored
+	return ok && s.Stored && !s.Unlisted
 }
 
 // Damaged reports whether a snapshot is still stored but garbage
@@ -1141,8 +1145,25 @@ func (m *Model) StoredCounts() GCOutcome {
 }
 
 // Upgrade applies a migration to spec 2 (not a dry run): refs, history and
-// objects stay; the spec-1 files go when deleteV1Files is set.
+// objects stay; the spec-1 files go when deleteV1Files is set. The repo
+// object lists only the snapshots some branch or tag reaches (as
+// upstream's migration collects them): the others, such as snapshots an
+// expiration released, become Unlisted. On a spec-2 repository (a resumed
+// migration that only deletes spec-1 files) nothing else changes.
 func (m *Model) Upgrade(deleteV1Files bool) {
+	if m.Spec == 1 {
+		reached := map[string]bool{}
+		for _, ref := range m.refOrder() {
+			for _, s := range m.Ancestry(ref.tip) {
+				reached[s.Label] = true
+			}
+		}
+		for l, s := range m.Snapshots {
+			if !reached[l] {
+				s.Unlisted = true
+			}
+		}
+	}
 	m.Spec = 2
 	if deleteV1Files {
 		m.V1Files = false

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"sort"
 
 	"github.com/icerig/icerig/actors"
 	"github.com/icerig/icerig/inspect"
@@ -190,4 +191,88 @@ func runGC(ctx context.Context, c *cli, args []string) int {
 	fmt.Fprintf(c.stdout, "%s chunks: %d\n", verb, res.ChunksDeleted)
 	fmt.Fprintf(c.stdout, "%s bytes: %d\n", verb, res.BytesDeleted)
 	return exitOK
+}
+
+// upgradeReport is the JSON `icerig upgrade --json` prints: what the
+// migration did (or, with --dry-run, would do), and the repository's spec
+// version afterwards.
+type upgradeReport struct {
+	actors.UpgradeResult
+	// Resumed is true when the repository was spec 2 already and the
+	// command only deleted the spec-1 files an earlier migration kept.
+	Resumed bool `json:"resumed"`
+	// SpecVersion is the repository's spec version after the command.
+	SpecVersion int `json:"spec_version"`
+}
+
+// runUpgrade is `icerig upgrade [--dry-run] [--keep-v1-files] [--json]
+// REPO`: it migrates a spec-1 repository to spec 2 with the v2 library,
+// deleting the spec-1 refs and config unless --keep-v1-files. On a
+// repository migrated earlier with --keep-v1-files it deletes those files;
+// otherwise a spec-2 repository is a usage error (exit 2).
+func runUpgrade(ctx context.Context, c *cli, args []string) int {
+	fs := c.flags()
+	dryRun := fs.Bool("dry-run", false, "report what the migration would do, write nothing")
+	keep := fs.Bool("keep-v1-files", false, "keep the spec-1 refs/ and config.yaml after the migration (spec-1 clients still refuse the repository)")
+	asJSON := jsonFlag(fs, false)
+	pos, code, ok := c.parse(fs, args, "REPO")
+	if !ok {
+		return code
+	}
+	h, _, err := openRepo(ctx, upgradeLibrary, pos[0])
+	if err != nil {
+		return c.fail("%v", err)
+	}
+	before := h.SpecVersion()
+	res, err := h.Upgrade(ctx, *dryRun, !*keep)
+	if errors.Is(err, actors.ErrAlreadyUpgraded) && *keep {
+		return c.fail("%v (spec-1 files an earlier migration kept are deleted by 'icerig upgrade' without --keep-v1-files)", err)
+	}
+	if err != nil {
+		return c.fail("%v", err)
+	}
+	rep := upgradeReport{UpgradeResult: res, Resumed: before == 2, SpecVersion: 2}
+	if *dryRun {
+		rep.SpecVersion = before
+	}
+	if *asJSON {
+		return c.writeJSON(rep, false)
+	}
+	w := c.stdout
+	switch {
+	case rep.Resumed && *dryRun:
+		fmt.Fprintf(w, "dry run: %s is spec 2 already; the spec-1 files an earlier migration kept would be deleted\n", pos[0])
+	case rep.Resumed:
+		fmt.Fprintf(w, "%s is spec 2 already; deleted the spec-1 files an earlier migration kept\n", pos[0])
+	case *dryRun:
+		fmt.Fprintf(w, "dry run: %s would be migrated from spec 1 to spec 2 (nothing written)\n", pos[0])
+	default:
+		fmt.Fprintf(w, "migrated %s from spec 1 to spec 2\n", pos[0])
+	}
+	fmt.Fprintf(w, "snapshots: %d\n", res.Snapshots)
+	printRefs(w, "branches", res.Branches)
+	printRefs(w, "tags", res.Tags)
+	printList(w, "deleted tags", res.DeletedTags)
+	switch {
+	case *keep:
+		fmt.Fprintln(w, "spec-1 files: kept (--keep-v1-files); spec-1 clients refuse the repository all the same")
+	case *dryRun:
+		printList(w, "spec-1 files to delete", res.DeletedV1Files)
+	default:
+		printList(w, "deleted spec-1 files", res.DeletedV1Files)
+	}
+	return exitOK
+}
+
+// printRefs prints a name -> snapshot id map, sorted by name.
+func printRefs(w io.Writer, what string, refs map[string]string) {
+	names := make([]string, 0, len(refs))
+	for n := range refs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	fmt.Fprintf(w, "%s: %d\n", what, len(names))
+	for _, n := range names {
+		fmt.Fprintf(w, "  %s %s\n", n, refs[n])
+	}
 }

@@ -36,6 +36,9 @@ var knownLibraries = []string{"v1", "v2"}
 // defaultLibrary is the --lib default: the current library line.
 const defaultLibrary = "v2"
 
+// upgradeLibrary is the library `icerig upgrade` migrates with.
+const upgradeLibrary = "v2"
+
 // command is one subcommand.
 type command struct {
 	name string
@@ -57,6 +60,8 @@ var commands = []*command{
 		"detach history older than a time from every branch and tag", runExpire},
 	{"gc", "--older-than RFC3339 [--dry-run] [--json] [--lib L] REPO",
 		"delete unreachable objects written before a time", runGC},
+	{"upgrade", "[--dry-run] [--keep-v1-files] [--json] REPO",
+		"migrate a spec-1 repository to spec 2 (always with the " + upgradeLibrary + " library)", runUpgrade},
 	{"replay", "[--actors A,B] [--backend memory|local] [-v] TRACE",
 		"re-run a state-machine trace, stop at the first divergence (exit 1)", runReplay},
 }
@@ -84,11 +89,12 @@ func usage() string {
 	fmt.Fprintf(&b, `
 REPO is a local path, file:///abs/path or az://<container>/<prefix>
 (Azure credentials from %s).
---lib picks the library version that performs the command: %s (default %s).
+--lib picks the library version that performs the command: %s (default %s);
+upgrade always uses %s.
 Flags may come before or after the arguments.
 Exit status: 0 success, 1 finding (fsck problems), 2 bad usage or unreadable input.
 Run 'icerig help <command>' or 'icerig <command> -h' for a command's flags.
-`, storeurl.ConnectionStringEnv, strings.Join(knownLibraries, "|"), defaultLibrary)
+`, storeurl.ConnectionStringEnv, strings.Join(knownLibraries, "|"), defaultLibrary, upgradeLibrary)
 	return b.String()
 }
 
@@ -208,7 +214,7 @@ func lookupLibrary(name string) (actors.Actor, error) {
 
 // openRepo opens the repository at a REPO argument with a --lib library.
 // A local directory must exist (it is never created).
-func openRepo(ctx context.Context, lib, raw string) (actors.Repo, objstore.Store, error) {
+func openRepo(ctx context.Context, lib, raw string) (actors.Handle, objstore.Store, error) {
 	actor, err := lookupLibrary(lib)
 	if err != nil {
 		return nil, nil, err
