@@ -3,8 +3,8 @@
 #   make test    everything CI runs: vet, unit tests (local, memory, Azurite),
 #                short fuzz runs. Installs what it needs (Go modules, Azurite via npm ci).
 #   make smoke   the main job until the rig lands: the object-store conformance
-#                suite on the local filesystem, then icerig (v1 library) inspects
-#                and fscks the upstream spec-1 fixture repositories.
+#                suite on the local filesystem, icerig (v1 and v2 libraries) on
+#                the upstream fixture repositories, then the CrossVersion machines.
 #   make fuzz    longer fuzz runs (FUZZTIME per target, default 60s).
 #   make bench   benchmarks; copy the numbers into BENCHMARKS.md.
 #   make soak DURATION=10m  the state machines with fresh seeds until DURATION.
@@ -66,6 +66,9 @@ smoke:
 	bin/icerig fsck --lib v1 $(ICECHUNK_FIXTURES)/split-repo-v1
 	bin/icerig read --lib v1 --ref branch:my-branch $(ICECHUNK_FIXTURES)/test-repo-v1 /group1/small_chunks
 	bin/icerig inspect --lib v1 $(ICECHUNK_FIXTURES)/test-repo-v1 | head -n 40
+	bin/icerig fsck --lib v2 $(ICECHUNK_FIXTURES)/test-repo-v2
+	bin/icerig inspect --lib v2 $(ICECHUNK_FIXTURES)/test-repo-v2 | grep -A 12 '"ops_log"'
+	$(GO) test -count=1 -run 'CrossVersion' ./statemachine
 
 # flatc comes from Debian's flatbuffers-compiler; the generated code is committed
 # and TestCodecGeneratedCodeUpToDate fails when it is stale.
