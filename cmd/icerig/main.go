@@ -1,6 +1,7 @@
-// Command icerig is the rig's command-line tool: it inspects, reads, checks
-// and maintains Icechunk repositories through any library version the rig
-// carries (DESIGN.md section 7). Run `icerig help` for the commands.
+// Command icerig is the rig's command-line tool: it inspects, reads, checks,
+// maintains and migrates (spec 1 to 2) Icechunk repositories through any
+// library version the rig carries (DESIGN.md section 7). Run `icerig help`
+// for the commands.
 package main
 
 import (
