@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/icerig/icerig/actors"
+	"github.com/icerig/icerig/internal/transitions"
 )
 
 // Check is the invariant: every actor sees exactly the model. An actor
@@ -39,12 +40,16 @@ func (e *Env) Check() error {
 		if d := e.expectAs(name, "open", want, err); d != nil {
 			return asInvariant(d)
 		}
+		if want == KindUnsupportedSpec {
+			e.exercised(name, transitions.OpRefuse, false)
+		}
 		if want != KindOK {
 			continue
 		}
 		if err := e.checkHandle(name, h, true); err != nil {
 			return err
 		}
+		e.exercised(name, transitions.OpRead, false)
 	}
 	if !m.Initialized() {
 		return nil
@@ -58,10 +63,7 @@ func (e *Env) Check() error {
 	if err := e.checkSession(); err != nil {
 		return err
 	}
-	if m.Spec == 1 {
-		return e.checkObjects()
-	}
-	return nil
+	return e.checkObjects()
 }
 
 func asInvariant(err error) error {

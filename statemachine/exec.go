@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/icerig/icerig/actors"
+	"github.com/icerig/icerig/internal/transitions"
 	"github.com/icerig/icerig/objstore"
 	"github.com/icerig/icerig/objstore/local"
 	"github.com/icerig/icerig/objstore/memory"
@@ -46,6 +47,9 @@ type EnvOptions struct {
 	Backend Backend
 	// Dir is the local backend's root directory (required for it).
 	Dir string
+	// Transitions, when set, counts the cross-version transitions the
+	// run exercised (see internal/transitions).
+	Transitions *transitions.Set
 }
 
 // Env runs ops: it holds the model, the store, the virtual clock, the id
@@ -76,6 +80,23 @@ type Env struct {
 	// nextLabel, when set, names the snapshot the next commit creates
 	// (lenient replays keep a trace's own labels).
 	nextLabel string
+
+	// cells counts exercised transitions (nil: not counted); writer is
+	// the actor that last changed the repository.
+	cells  *transitions.Set
+	writer string
+}
+
+// exercised counts a transition: the active actor (or reader) did op on
+// the repository the last writer left; ops that change the repository
+// make the actor the last writer.
+func (e *Env) exercised(reader, op string, writes bool) {
+	if e.cells != nil && e.writer != "" {
+		e.cells.Add(transitions.Cell{Writer: e.writer, Reader: reader, Op: op, Spec: e.model.Spec})
+	}
+	if writes {
+		e.writer = reader
+	}
 }
 
 // Divergence is a difference between what the model expects and what an
@@ -151,6 +172,7 @@ func NewEnv(ctx context.Context, opts EnvOptions) (*Env, error) {
 		actors: map[string]actors.Actor{},
 		ids:    map[string]string{},
 		labels: map[string]string{},
+		cells:  opts.Transitions,
 	}
 	for _, a := range opts.Actors {
 		if _, dup := e.actors[a.Name()]; dup {
@@ -427,6 +449,7 @@ func (o *InitOp) run(e *Env) (string, error) {
 	}
 	m.Init(o.Spec, o.Inline)
 	m.Actor = a.Name()
+	e.writer = a.Name()
 	e.handle = h
 	id, err := h.Resolve(e.ctx, actors.MainBranch)
 	if d := e.expect("resolve branch:main", KindOK, err); d != nil {
@@ -632,6 +655,11 @@ func (o *CommitOp) run(e *Env) (string, error) {
 		return "", d
 	}
 	m.Commit(label, o.Message, o.Metadata, o.Amend)
+	if o.Amend {
+		e.exercised(m.Actor, transitions.OpAmend, true)
+	} else {
+		e.exercised(m.Actor, transitions.OpCommit, true)
+	}
 	if got := e.session.Base(); got != id {
 		return "", e.diverge("session base after "+o.Action(), label, e.label(got))
 	}
@@ -695,6 +723,13 @@ func (o *RefOp) run(e *Env) (string, error) {
 	if d := e.expect(o.Verb, want, err); d != nil {
 		return "", d
 	}
+	if want == KindOK {
+		op := transitions.OpBranch
+		if o.Verb == ActCreateTag || o.Verb == ActDeleteTag {
+			op = transitions.OpTag
+		}
+		e.exercised(m.Actor, op, true)
+	}
 	return outcome(want), nil
 }
 
@@ -713,14 +748,16 @@ func (o *ExpireOp) run(e *Env) (string, error) {
 		return "", err
 	}
 	m := e.model
-	if m.Spec != 1 {
-		return "", badTrace("expiration is modelled for spec 1 only")
-	}
 	cutoff, err := e.resolveTime(o.OlderThan)
 	if err != nil {
 		return "", err
 	}
-	want := m.Expire(cutoff, o.DeleteBranches, o.DeleteTags)
+	var want ExpireOutcome
+	if m.Spec == 1 {
+		want = m.Expire(cutoff, o.DeleteBranches, o.DeleteTags)
+	} else {
+		want = m.Expire2(cutoff, o.DeleteBranches, o.DeleteTags)
+	}
 	res, err := e.handle.ExpireSnapshots(e.ctx, cutoff, o.DeleteBranches, o.DeleteTags)
 	if d := e.expect("expire", KindOK, err); d != nil {
 		return "", d
@@ -738,6 +775,7 @@ func (o *ExpireOp) run(e *Env) (string, error) {
 			return "", e.diverge("expire: "+c.what, listText(c.want), listText(c.seen))
 		}
 	}
+	e.exercised(m.Actor, transitions.OpExpire, true)
 	switch {
 	case len(want.DeletedBranches)+len(want.DeletedTags) > 0:
 		e.note = "ok, deleted refs"
@@ -762,14 +800,16 @@ func (o *GCOp) run(e *Env) (string, error) {
 		return "", err
 	}
 	m := e.model
-	if m.Spec != 1 {
-		return "", badTrace("garbage collection is modelled for spec 1 only")
-	}
 	cutoff, err := e.resolveTime(o.OlderThan)
 	if err != nil {
 		return "", err
 	}
-	want := m.GC(cutoff, o.DryRun)
+	var want GCOutcome
+	if m.Spec == 1 {
+		want = m.GC(cutoff, o.DryRun)
+	} else {
+		want = m.GC2(cutoff, o.DryRun)
+	}
 	res, err := e.handle.GarbageCollect(e.ctx, cutoff, o.DryRun)
 	if d := e.expect("gc", KindOK, err); d != nil {
 		return "", d
@@ -781,6 +821,7 @@ func (o *GCOp) run(e *Env) (string, error) {
 	if (want == GCOutcome{}) != (res.BytesDeleted == 0) || res.BytesDeleted < 0 {
 		return "", e.diverge("gc: bytes deleted", fmt.Sprintf("positive iff objects were deleted (%s)", want), fmt.Sprint(res.BytesDeleted))
 	}
+	e.exercised(m.Actor, transitions.OpGC, !o.DryRun)
 	out := "deleted " + want.String()
 	switch {
 	case want == GCOutcome{}:
@@ -825,6 +866,9 @@ func (o *UpgradeOp) run(e *Env) (string, error) {
 	}
 	if o.DryRun {
 		return "ok (dry run)", nil
+	}
+	if m.Spec == 1 {
+		e.exercised(m.Actor, transitions.OpUpgrade, true)
 	}
 	m.Upgrade(o.DeleteV1Files)
 	// The handle that migrated is invalid: open the repository again.

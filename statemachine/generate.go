@@ -363,17 +363,11 @@ func (mc *machine) drawCutoff(t *rapid.T) TimeExpr {
 
 func genExpire(mc *machine, t *rapid.T) []Op {
 	mc.needRepo(t, ActExpire)
-	if mc.env.model.Spec != 1 {
-		mc.skip(t, ActExpire) // spec-2 expiration is not modelled yet
-	}
 	return []Op{&ExpireOp{OlderThan: mc.drawCutoff(t), DeleteBranches: rapid.Bool().Draw(t, "delete branches"), DeleteTags: rapid.Bool().Draw(t, "delete tags")}}
 }
 
 func genGC(mc *machine, t *rapid.T) []Op {
 	mc.needRepo(t, ActGC)
-	if mc.env.model.Spec != 1 {
-		mc.skip(t, ActGC) // spec-2 GC is not modelled yet
-	}
 	return []Op{&GCOp{OlderThan: mc.drawCutoff(t), DryRun: oneIn(t, 4, "dry run")}}
 }
 

@@ -97,6 +97,9 @@ type Snapshot struct {
 	HasTxLog  bool
 	TxLog     bool
 	TxWritten time.Time
+	// Pruned lists, at spec 2, the ancestors expiration or GC re-parented
+	// the snapshot over (oldest first): their transaction logs stay.
+	Pruned []string
 }
 
 // Node is a committed group or array.
@@ -164,6 +167,10 @@ func (m *Model) Init(spec, inline int) {
 		Label: "s0", FlushedAt: m.Now, Message: InitialMessage,
 		Metadata: map[string]string{}, Nodes: map[string]*Node{},
 		Stored: true, Written: m.Now,
+	}
+	if spec >= 2 {
+		// Spec 2 writes the initial snapshot's (empty) transaction log.
+		s.HasTxLog, s.TxLog, s.TxWritten = true, true, m.Now
 	}
 	m.addSnapshot(s)
 	m.Branches[MainBranch] = s.Label
@@ -655,6 +662,11 @@ func (m *Model) Commit(label, message string, metadata map[string]string, amend 
 	if snap.Metadata == nil {
 		snap.Metadata = map[string]string{}
 	}
+	if amend {
+		// The amended snapshot replaces the base: it keeps the base's
+		// pruned ancestors (upstream session.rs, CommitMethod::Amend).
+		snap.Pruned = slices.Clone(s.base.Pruned)
+	}
 	for _, v := range s.nodes() {
 		n := &Node{ID: v.id, Path: v.path, Group: v.group, Doc: v.doc}
 		if !v.group {
@@ -1055,37 +1067,7 @@ func (m *Model) GC(olderThan time.Time, dryRun bool) GCOutcome {
 			}
 		}
 	}
-	var out GCOutcome
-	for _, l := range m.order {
-		s := m.Snapshots[l]
-		if s.Stored && !keepSnap[l] && s.Written.Before(olderThan) {
-			out.Snapshots++
-			if !dryRun {
-				s.Stored = false
-			}
-		}
-		if s.TxLog && !keepSnap[l] && s.TxWritten.Before(olderThan) {
-			out.TransactionLogs++
-			if !dryRun {
-				s.TxLog = false
-			}
-		}
-	}
-	for _, group := range []struct {
-		objs  map[string]*Object
-		keep  map[string]bool
-		count *int
-	}{{m.Manifests, keepMan, &out.Manifests}, {m.Chunks, keepChunk, &out.Chunks}} {
-		for l, o := range group.objs {
-			if o.Stored && !group.keep[l] && o.Written.Before(olderThan) {
-				*group.count++
-				if !dryRun {
-					o.Stored = false
-				}
-			}
-		}
-	}
-	return out
+	return m.sweep(olderThan, dryRun, keepSnap, keepSnap, keepMan, keepChunk)
 }
 
 // SessionIntact reports whether every object the session may read is
