@@ -17,6 +17,7 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/icerig/icerig/actors"
+	"github.com/icerig/icerig/internal/transitions"
 )
 
 // Config describes one state-machine test.
@@ -36,6 +37,9 @@ type Config struct {
 	// Weights makes actions more frequent than the defaults (rapid picks
 	// among weight copies of an action).
 	Weights map[string]int
+	// Transitions, when set, counts the cross-version transitions the
+	// runs exercised.
+	Transitions *transitions.Set
 }
 
 func (cfg *Config) normalize() error {
@@ -123,7 +127,7 @@ func (mc *machine) exec(t *rapid.T, ops []Op) {
 func (cfg *Config) property(rec *Recorder) func(*rapid.T) {
 	return func(t *rapid.T) {
 		seed := rapid.Uint64().Draw(t, "id seed")
-		opts := EnvOptions{Actors: cfg.Actors, Seed: seed, Backend: cfg.Backend}
+		opts := EnvOptions{Actors: cfg.Actors, Seed: seed, Backend: cfg.Backend, Transitions: cfg.Transitions}
 		if cfg.Backend == BackendLocal {
 			dir, err := os.MkdirTemp("", "icerig-statemachine-")
 			if err != nil {
@@ -339,7 +343,17 @@ func reportFailure(t *testing.T, tr *Trace, err error, acts []actors.Actor) {
 	} else {
 		fmt.Fprintf(&msg, "  go test -run '^%s$' (rapid's failfile is under testdata/rapid/%s/)\n", t.Name(), name)
 	}
-	fmt.Fprintf(&msg, "or without rapid (from the module root):\n  go run ./cmd/icerig replay --actors %s %s\n", strings.Join(tr.Actors, ","), path)
+	builtIn := true
+	for _, name := range tr.Actors {
+		if _, err := actors.Lookup(name); err != nil {
+			builtIn = false
+		}
+	}
+	if builtIn {
+		fmt.Fprintf(&msg, "or without rapid (from the module root):\n  go run ./cmd/icerig replay --actors %s %s\n", strings.Join(tr.Actors, ","), path)
+	} else {
+		fmt.Fprintf(&msg, "(the trace names actors that are not built into icerig, such as planted bugs: replay it with rapid)\n")
+	}
 	t.Log(msg.String())
 }
 

@@ -2,11 +2,13 @@ package statemachine
 
 import (
 	"flag"
+	"fmt"
 	"os"
 	"strconv"
 	"testing"
 
 	"github.com/icerig/icerig/actors"
+	"github.com/icerig/icerig/internal/transitions"
 )
 
 // The default budget of this package's machines: rapid's 100 checks of
@@ -24,6 +26,14 @@ const (
 // default budget where the test asked for a smaller one.)
 var commandLine = map[string]bool{}
 
+// transitionsOut names the file the machines' exercised transitions go
+// to (-transitions FILE, written after every test ran; the release gate
+// reads it).
+var transitionsOut = flag.String("transitions", "", "write the cross-version transitions the machines exercised to this JSON file")
+
+// testCells collects the transitions of every machine of this package.
+var testCells = transitions.New()
+
 func TestMain(m *testing.M) {
 	flag.Parse()
 	flag.Visit(func(f *flag.Flag) { commandLine[f.Name] = true })
@@ -35,7 +45,14 @@ func TestMain(m *testing.M) {
 	if !flagGiven("rapid.shrinktime") && os.Getenv("RAPID_SHRINKTIME") == "" {
 		_ = flag.Set("rapid.shrinktime", "10s")
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if *transitionsOut != "" {
+		if err := testCells.WriteFile(*transitionsOut); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			code = 1
+		}
+	}
+	os.Exit(code)
 }
 
 // flagGiven reports whether a flag was set on the command line.
@@ -94,7 +111,7 @@ func requireFullCoverage(t *testing.T, cov *Coverage) {
 // on the local backend (modification times from the virtual clock).
 func singleVersion(t *testing.T, name string) {
 	t.Run("memory", func(t *testing.T) {
-		cov := Run(t, Config{Actors: registered(t, name)})
+		cov := Run(t, Config{Actors: registered(t, name), Transitions: testCells})
 		requireFullCoverage(t, cov)
 		// The machine reaches the states that matter.
 		for _, c := range []struct{ action, outcome string }{
@@ -109,7 +126,7 @@ func singleVersion(t *testing.T, name string) {
 	})
 	t.Run("local", func(t *testing.T) {
 		withFlag(t, "rapid.checks", strconv.Itoa(localChecks), false)
-		Run(t, Config{Actors: registered(t, name), Backend: BackendLocal})
+		Run(t, Config{Actors: registered(t, name), Backend: BackendLocal, Transitions: testCells})
 	})
 }
 
@@ -123,8 +140,8 @@ func TestSingleVersionV2(t *testing.T) { singleVersion(t, "v2") }
 // TestCrossVersion drives a spec-1 repository with every built-in actor,
 // switching between them; the invariant checks each after every step.
 func TestCrossVersion(t *testing.T) {
-	all := actors.Registered()
-	cov := Run(t, Config{Actors: all, Specs: []int{1}})
+	all := crossActors(t)
+	cov := Run(t, Config{Actors: all, Specs: []int{1}, Transitions: testCells})
 	requireFullCoverage(t, cov)
 	if fullBudget() && cov.Outcome(ActSwitch, "ok") == 0 {
 		t.Errorf("no successful switch\n%s", cov.Table())
@@ -136,12 +153,12 @@ func TestCrossVersion(t *testing.T) {
 // cannot read spec 2 must refuse the repository). Without such an actor
 // every upgrade must fail with ErrUnsupportedOperation.
 func TestCrossVersionUpgrade(t *testing.T) {
-	all := actors.Registered()
+	all := crossActors(t)
 	canUpgrade := false
 	for _, a := range all {
 		canUpgrade = canUpgrade || a.Capabilities().Upgrade
 	}
-	cov := Run(t, Config{Actors: all, Specs: []int{1}, Weights: map[string]int{ActUpgrade: 4, ActSwitch: 2}})
+	cov := Run(t, Config{Actors: all, Specs: []int{1}, Weights: map[string]int{ActUpgrade: 4, ActSwitch: 2}, Transitions: testCells})
 	if !fullBudget() {
 		return
 	}
