@@ -49,10 +49,12 @@ func (s *hidingStore) List(ctx context.Context, prefix string) ([]objstore.Objec
 	return out, nil
 }
 
-// buggyActor is V1 with a planted bug: a store wrapper the library sees,
-// and optional overrides of handle methods.
+// buggyActor is a library version (base; nil means V1) with a planted
+// bug: a store wrapper the library sees, and optional overrides of handle
+// methods.
 type buggyActor struct {
 	name string
+	base actors.Actor
 	// wrap gives the store the library sees (nil: the real one); inGC
 	// tells whether the handle is collecting garbage.
 	wrap func(st objstore.Store, inGC *atomic.Bool) objstore.Store
@@ -60,8 +62,15 @@ type buggyActor struct {
 	expire func(h actors.Handle, ctx context.Context, olderThan time.Time, b, t bool) (actors.ExpireResult, error)
 }
 
+func (a *buggyActor) baseActor() actors.Actor {
+	if a.base == nil {
+		return actors.V1{}
+	}
+	return a.base
+}
+
 func (a *buggyActor) Name() string                      { return a.name }
-func (a *buggyActor) Capabilities() actors.Capabilities { return actors.V1{}.Capabilities() }
+func (a *buggyActor) Capabilities() actors.Capabilities { return a.baseActor().Capabilities() }
 
 func (a *buggyActor) handle(open func(objstore.Store) (actors.Handle, error), st objstore.Store) (actors.Handle, error) {
 	b := &buggyHandle{actor: a, inGC: &atomic.Bool{}}
@@ -77,11 +86,11 @@ func (a *buggyActor) handle(open func(objstore.Store) (actors.Handle, error), st
 }
 
 func (a *buggyActor) Create(ctx context.Context, st objstore.Store, opts actors.Options) (actors.Handle, error) {
-	return a.handle(func(st objstore.Store) (actors.Handle, error) { return actors.V1{}.Create(ctx, st, opts) }, st)
+	return a.handle(func(st objstore.Store) (actors.Handle, error) { return a.baseActor().Create(ctx, st, opts) }, st)
 }
 
 func (a *buggyActor) Open(ctx context.Context, st objstore.Store, opts actors.Options) (actors.Handle, error) {
-	return a.handle(func(st objstore.Store) (actors.Handle, error) { return actors.V1{}.Open(ctx, st, opts) }, st)
+	return a.handle(func(st objstore.Store) (actors.Handle, error) { return a.baseActor().Open(ctx, st, opts) }, st)
 }
 
 type buggyHandle struct {
@@ -103,14 +112,21 @@ func (h *buggyHandle) ExpireSnapshots(ctx context.Context, olderThan time.Time, 
 	return h.Handle.ExpireSnapshots(ctx, olderThan, b, t)
 }
 
-// The planted bugs.
-var planted = []struct {
+// plantedBug is a buggy actor and what catching it must look like.
+type plantedBug struct {
 	actor *buggyActor
 	// maxOps bounds the length of the shrunk trace.
 	maxOps int
 	// what the divergence must mention.
 	mentions string
-}{
+	// blames is the actor the divergence must name ("": the buggy one).
+	// A cross-version bug may show as the other version failing to read
+	// what the buggy one wrote.
+	blames string
+}
+
+// The planted bugs of one library version, run alone.
+var planted = []plantedBug{
 	{
 		// GC forgets tags: objects only a tag reaches are collected.
 		actor: &buggyActor{name: "v1-gc-ignores-tags", wrap: func(st objstore.Store, inGC *atomic.Bool) objstore.Store {
@@ -196,9 +212,10 @@ func checkCaptured(tb *captureTB, prop func(*rapid.T)) (failed bool) {
 	return tb.Failed()
 }
 
-// TestPlantedBugsAreCaught runs the machine against each planted bug and
-// requires a failure whose shrunk trace is short, names the buggy actor,
-// replays to the same divergence, and replays cleanly with the real v1.
+// TestPlantedBugsAreCaught runs the machine against each planted bug of a
+// single library version and requires a failure whose shrunk trace is
+// short, names the buggy actor, replays to the same divergence, and
+// replays cleanly with the real v1.
 func TestPlantedBugsAreCaught(t *testing.T) {
 	// A fixed budget and seed (rapid cuts checks by 5 and steps by 2 with
 	// -short), so the test does not depend on the command line.
@@ -206,62 +223,90 @@ func TestPlantedBugsAreCaught(t *testing.T) {
 	if testing.Short() {
 		checks, steps = "500", "200"
 	}
+	plantedFlags(t, checks, steps)
+	for _, p := range planted {
+		t.Run(p.actor.name, func(t *testing.T) {
+			requireCaught(t, p, Config{Actors: []actors.Actor{p.actor}})
+		})
+	}
+}
+
+// plantedFlags fixes rapid's budget and seed for a planted-bug test.
+func plantedFlags(t *testing.T, checks, steps string) {
 	withFlag(t, "rapid.checks", checks, true)
 	withFlag(t, "rapid.steps", steps, true)
 	withFlag(t, "rapid.seed", "1", true)
 	withFlag(t, "rapid.nofailfile", "true", true)
 	withFlag(t, "rapid.shrinktime", "1s", true)
-	for _, p := range planted {
-		t.Run(p.actor.name, func(t *testing.T) {
-			cfg := Config{Actors: []actors.Actor{p.actor}}
-			if err := cfg.normalize(); err != nil {
-				t.Fatal(err)
-			}
-			rec := &Recorder{}
-			tb := &captureTB{name: "planted/" + p.actor.name}
-			if !checkCaptured(tb, cfg.property(rec)) {
-				t.Fatalf("the machine did not catch %s:\n%s", p.actor.name, tb.log.String())
-			}
-			shrunk, err := rec.Failure()
-			if shrunk == nil {
-				t.Fatalf("no failing trace recorded:\n%s", tb.log.String())
-			}
-			tr, err := Minimize(context.Background(), shrunk, []actors.Actor{p.actor}, 10*time.Second)
-			var d *Divergence
-			if !errors.As(err, &d) {
-				t.Fatalf("the minimized failure is not a divergence: %v", err)
-			}
-			t.Logf("caught %s: rapid shrank the run to %d ops, minimized to %d: %v\n%s",
-				p.actor.name, len(shrunk.Steps), len(tr.Steps), err, tr.Format())
-			if len(tr.Steps) > p.maxOps {
-				t.Errorf("shrunk trace has %d ops, want at most %d", len(tr.Steps), p.maxOps)
-			}
-			if d.Actor != p.actor.name && !strings.HasPrefix(d.Actor, p.actor.name+" ") {
-				t.Errorf("divergence names actor %q, want %s", d.Actor, p.actor.name)
-			}
-			if !strings.Contains(d.What, p.mentions) {
-				t.Errorf("divergence %q does not mention %q", d.What, p.mentions)
-			}
+}
 
-			// The trace replays to the same divergence without rapid...
-			parsed, perr := ParseTrace(tr.Format())
-			if perr != nil {
-				t.Fatal(perr)
-			}
-			err = Replay(context.Background(), parsed, []actors.Actor{p.actor}, ReplayOptions{})
-			var rd *Divergence
-			if !errors.As(err, &rd) || rd.Line != d.Line || rd.What != d.What {
-				t.Errorf("replay: %v, want the divergence %v", err, d)
-			}
-			// ...and the real library passes it (the actor renamed).
-			fixed := strings.ReplaceAll(string(tr.Format()), p.actor.name, "v1")
-			parsed, perr = ParseTrace([]byte(fixed))
-			if perr != nil {
-				t.Fatal(perr)
-			}
-			if err := Replay(context.Background(), parsed, []actors.Actor{actors.V1{}}, ReplayOptions{IgnoreOutcomes: true}); err != nil {
-				t.Errorf("the real v1 fails the trace: %v", err)
-			}
-		})
+// requireCaught runs the machine of cfg (whose actors include p.actor)
+// under rapid and requires that it fails, that the minimized trace has at
+// most p.maxOps ops, names the buggy actor and mentions p.mentions, that
+// it replays to the same divergence, and that the real library (the
+// buggy actor's base under the same trace) passes it. It returns the
+// minimized trace.
+func requireCaught(t *testing.T, p plantedBug, cfg Config) *Trace {
+	t.Helper()
+	if err := cfg.normalize(); err != nil {
+		t.Fatal(err)
 	}
+	rec := &Recorder{}
+	tb := &captureTB{name: "planted/" + p.actor.name}
+	if !checkCaptured(tb, cfg.property(rec)) {
+		t.Fatalf("the machine did not catch %s:\n%s", p.actor.name, tb.log.String())
+	}
+	shrunk, _ := rec.Failure()
+	if shrunk == nil {
+		t.Fatalf("no failing trace recorded:\n%s", tb.log.String())
+	}
+	tr, err := Minimize(context.Background(), shrunk, cfg.Actors, 10*time.Second)
+	var d *Divergence
+	if !errors.As(err, &d) {
+		t.Fatalf("the minimized failure is not a divergence: %v", err)
+	}
+	t.Logf("caught %s: rapid shrank the run to %d ops, minimized to %d: %v\n%s",
+		p.actor.name, len(shrunk.Steps), len(tr.Steps), err, tr.Format())
+	if len(tr.Steps) > p.maxOps {
+		t.Errorf("shrunk trace has %d ops, want at most %d", len(tr.Steps), p.maxOps)
+	}
+	blamed := p.actor.name
+	if p.blames != "" {
+		blamed = p.blames
+	}
+	if d.Actor != blamed && !strings.HasPrefix(d.Actor, blamed+" ") {
+		t.Errorf("divergence names actor %q, want %s", d.Actor, blamed)
+	}
+	if !strings.Contains(d.What, p.mentions) {
+		t.Errorf("divergence %q does not mention %q", d.What, p.mentions)
+	}
+
+	// The trace replays to the same divergence without rapid...
+	parsed, perr := ParseTrace(tr.Format())
+	if perr != nil {
+		t.Fatal(perr)
+	}
+	err = Replay(context.Background(), parsed, cfg.Actors, ReplayOptions{})
+	var rd *Divergence
+	if !errors.As(err, &rd) || rd.Line != d.Line || rd.What != d.What {
+		t.Errorf("replay: %v, want the divergence %v", err, d)
+	}
+	// ...and the real library passes it (the actor renamed).
+	base := p.actor.baseActor()
+	fixed := strings.ReplaceAll(string(tr.Format()), p.actor.name, base.Name())
+	parsed, perr = ParseTrace([]byte(fixed))
+	if perr != nil {
+		t.Fatal(perr)
+	}
+	var real []actors.Actor
+	for _, a := range cfg.Actors {
+		if a == actors.Actor(p.actor) {
+			a = base
+		}
+		real = append(real, a)
+	}
+	if err := Replay(context.Background(), parsed, real, ReplayOptions{IgnoreOutcomes: true}); err != nil {
+		t.Errorf("the real %s fails the trace: %v", base.Name(), err)
+	}
+	return tr
 }
