@@ -60,7 +60,7 @@ func flagGiven(name string) bool { return commandLine[name] }
 
 // withFlag sets a rapid flag for the rest of the test, unless the command
 // line (or environment) gave it.
-func withFlag(t *testing.T, name, value string, force bool) {
+func withFlag(t testing.TB, name, value string, force bool) {
 	t.Helper()
 	f := flag.Lookup(name)
 	if f == nil {

@@ -148,7 +148,7 @@ var plantedCross = []struct {
 
 // crossActors returns the registered actors, with the bug -plant names in
 // place of its library version.
-func crossActors(t *testing.T) []actors.Actor {
+func crossActors(t testing.TB) []actors.Actor {
 	t.Helper()
 	all := actors.Registered()
 	if *plant == "" {
