@@ -64,6 +64,12 @@ var commands = []*command{
 		"migrate a spec-1 repository to spec 2 (always with the " + upgradeLibrary + " library)", runUpgrade},
 	{"replay", "[--actors A,B] [--backend memory|local] [-v] TRACE",
 		"re-run a state-machine trace, stop at the first divergence (exit 1)", runReplay},
+	{"gc-compare", gcCompareSynopsis,
+		"run expiration and/or GC with v1 on a copy and v2 on the repository; compare (exit 1 on a mismatch)", runGCCompare},
+	{"fixtures", fixturesSynopsis,
+		"save a golden fixture set, or verify every fixture with every actor (exit 1 on a mismatch)", runFixtures},
+	{"gate", gateSynopsis,
+		"the release gate: vet, tests, machines, fixtures, oracle, traces; reports (exit 1 on failure)", runGate},
 }
 
 func findCommand(name string) *command {
