@@ -59,6 +59,14 @@
 // created. After every commit the runtime invariants of package
 // streamer/invariants are checked on the committed snapshot.
 //
+// # One given repository
+//
+// RunRepo appends windows, committed exactly as Run commits them, to one
+// existing repository of either spec that other writers may share (at
+// other paths), without discovery, naming or creation; CheckAgainstSource
+// reads a repository version through any library's Zarr key reader and
+// checks that it holds exactly the source's data of a range.
+//
 // # Maintenance
 //
 // Maintain expires snapshots older than a cutoff and garbage-collects, per

@@ -187,6 +187,18 @@ type repoState struct {
 	base formatv2.ObjectID
 	// tagChecked is set once the settings start tag is known to exist.
 	tagChecked bool
+	// store is the retrying store the repository is read and written
+	// through, counting its bytes and retries; nil means the streamer's
+	// target root (the repositories of Run).
+	store *retryStore
+}
+
+// counter is the retrying store whose counters a window of cur moves.
+func (s *Streamer) counter(cur *repoState) *retryStore {
+	if cur.store != nil {
+		return cur.store
+	}
+	return s.root
 }
 
 // LastWindow finds the newest streamer commit on main: the tip's metadata,

@@ -216,20 +216,12 @@ func (s *Streamer) Run(ctx context.Context, h Hints) (*RunReport, error) {
 		}
 		w, err := s.commitWindow(ctx, cur, from, end, fp)
 		if errors.Is(err, formatv2.ErrConflict) {
-			// Another writer moved main: continue from what it committed.
-			// A writer that committed windows made progress, so only
-			// conflicts that moved nothing forward count against the bound.
-			s.log.Warn("branch moved by another writer; reloading", "repository", cur.ref.Name, "err", err)
-			base, last, lerr := mainState(ctx, cur.repo)
+			next, retry, lerr := s.afterConflict(ctx, cur, from, &conflicts, err)
 			if lerr != nil {
-				return rep, classify(lerr)
+				return rep, lerr
 			}
-			cur.base, cur.last = base, last
-			if last != nil && last.Until.After(from) {
-				from, conflicts = last.Until, 0
-				continue
-			}
-			if conflicts++; conflicts <= maxConflictRetries {
+			if retry {
+				from = next
 				continue
 			}
 		}
@@ -243,6 +235,29 @@ func (s *Streamer) Run(ctx context.Context, h Hints) (*RunReport, error) {
 		from = end
 	}
 	return rep, nil
+}
+
+// afterConflict handles a window whose commit lost the race for main
+// (ErrConflict, err): it reloads main's tip and newest window into cur and
+// says whether to plan the window again, from next. Another writer moved
+// main: the run continues from what it committed. A writer that committed
+// windows made progress, so only conflicts that moved nothing forward count
+// (in *conflicts) against maxConflictRetries.
+func (s *Streamer) afterConflict(ctx context.Context, cur *repoState, from time.Time, conflicts *int, err error) (next time.Time, retry bool, lerr error) {
+	s.log.Warn("branch moved by another writer; reloading", "repository", cur.ref.Name, "err", err)
+	base, last, lerr := mainState(ctx, cur.repo)
+	if lerr != nil {
+		return from, false, classify(lerr)
+	}
+	cur.base, cur.last = base, last
+	if last != nil && last.Until.After(from) {
+		*conflicts = 0
+		return last.Until, true, nil
+	}
+	if *conflicts++; *conflicts <= maxConflictRetries {
+		return from, true, nil
+	}
+	return from, false, nil
 }
 
 func (s *Streamer) days() time.Duration {
@@ -380,7 +395,8 @@ func (s *Streamer) createTag(ctx context.Context, cur *repoState, name string, i
 // commitWindow reads (from, until] from the source and commits it to cur.
 func (s *Streamer) commitWindow(ctx context.Context, cur *repoState, from, until time.Time, fp string) (WindowReport, error) {
 	started := time.Now()
-	written0 := s.root.written.Load()
+	counter := s.counter(cur)
+	written0 := counter.written.Load()
 	if err := s.ensureTag(ctx, cur); err != nil {
 		return WindowReport{}, fmt.Errorf("repository %s: settings start tag: %w", cur.ref.Path, err)
 	}
@@ -437,7 +453,7 @@ func (s *Streamer) commitWindow(ctx context.Context, cur *repoState, from, until
 		Until:         until,
 		Rows:          w.Rows,
 		HighResRows:   w.HighResRows,
-		BytesWritten:  s.root.written.Load() - written0,
+		BytesWritten:  counter.written.Load() - written0,
 		Seconds:       time.Since(started).Seconds(),
 		Snapshot:      id.String(),
 		Fingerprint:   fp,
