@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/icerig/icerig/actors"
+	"github.com/icerig/icerig/gccompare"
 	"github.com/icerig/icerig/internal/transitions"
 	"github.com/icerig/icerig/objstore"
 	"github.com/icerig/icerig/objstore/local"
@@ -758,9 +759,18 @@ func (o *ExpireOp) run(e *Env) (string, error) {
 	} else {
 		want = m.Expire2(cutoff, o.DeleteBranches, o.DeleteTags)
 	}
-	res, err := e.handle.ExpireSnapshots(e.ctx, cutoff, o.DeleteBranches, o.DeleteTags)
-	if d := e.expect("expire", KindOK, err); d != nil {
-		return "", d
+	var res actors.ExpireResult
+	args := gccompare.Args{Expire: &gccompare.ExpireArgs{OlderThan: cutoff, DeleteExpiredBranches: o.DeleteBranches, DeleteExpiredTags: o.DeleteTags}}
+	if side, done, err := e.throughOracle(args); done {
+		if err != nil {
+			return "", err
+		}
+		res = *side.Expire
+	} else {
+		res, err = e.handle.ExpireSnapshots(e.ctx, cutoff, o.DeleteBranches, o.DeleteTags)
+		if d := e.expect("expire", KindOK, err); d != nil {
+			return "", d
+		}
 	}
 	for _, c := range []struct {
 		what       string
@@ -787,6 +797,59 @@ func (o *ExpireOp) run(e *Env) (string, error) {
 	return fmt.Sprintf("released %s edited %s", listText(want.Released), listText(want.Edited)), nil
 }
 
+// throughOracle runs a spec-1 expiration or GC through the GC oracle when
+// another actor of the run reads spec 1: the active actor on the
+// repository, the other on a copy (modification times kept), and any
+// difference between them is a divergence. It returns the active side
+// (done false: no other actor, run it directly).
+func (e *Env) throughOracle(args gccompare.Args) (gccompare.Side, bool, error) {
+	m := e.model
+	if m.Spec != 1 {
+		return gccompare.Side{}, false, nil
+	}
+	var replica actors.Actor
+	for _, name := range e.names {
+		if a := e.actors[name]; name != m.Actor && a.Capabilities().Reads(1) {
+			replica = a
+			break
+		}
+	}
+	if replica == nil {
+		return gccompare.Side{}, false, nil
+	}
+	what := "expire"
+	if args.GC != nil {
+		what = "gc"
+	}
+	copyClock := objstore.NewVirtualClock(e.clock.Peek(), 0)
+	copyStore := memory.New(copyClock)
+	if err := gccompare.CopyStore(e.ctx, copyStore, e.store, copyClock); err != nil {
+		return gccompare.Side{}, true, fmt.Errorf("statemachine: copy for the GC oracle: %w", err)
+	}
+	rep, err := gccompare.Compare(e.ctx, e.store, copyStore, args, gccompare.Options{
+		Original: e.activeActor(), Replica: replica, Clock: e.clock, Rand: e.rand, Accepted: []gccompare.Accepted{},
+	})
+	if err != nil {
+		return gccompare.Side{}, true, fmt.Errorf("statemachine: GC oracle: %w", err)
+	}
+	if !rep.OK() {
+		var seen []string
+		for _, mm := range rep.Mismatches {
+			seen = append(seen, fmt.Sprintf("%s: %s=%s, %s=%s", mm.Field, m.Actor, mm.Original, replica.Name(), mm.Replica))
+		}
+		return gccompare.Side{}, true, &Divergence{Line: e.line, Op: e.opText, Actor: m.Actor + " vs " + replica.Name(),
+			What: what + " (GC oracle: " + replica.Name() + " on a copy)", Expected: "both versions alike", Seen: strings.Join(seen, "; ")}
+	}
+	side := rep.Original
+	if side.Error != nil {
+		return side, true, e.diverge(what, "ok", side.Error.Kind+" ("+side.Error.Message+")")
+	}
+	if (args.GC != nil && side.GC == nil) || (args.Expire != nil && side.Expire == nil) {
+		return side, true, e.diverge(what, "a result", "none")
+	}
+	return side, true, nil
+}
+
 func listText(l []string) string { return "[" + strings.Join(l, " ") + "]" }
 
 // String renders the counts as "snapshots=N manifests=N chunks=N
@@ -810,9 +873,17 @@ func (o *GCOp) run(e *Env) (string, error) {
 	} else {
 		want = m.GC2(cutoff, o.DryRun)
 	}
-	res, err := e.handle.GarbageCollect(e.ctx, cutoff, o.DryRun)
-	if d := e.expect("gc", KindOK, err); d != nil {
-		return "", d
+	var res actors.GCResult
+	if side, done, err := e.throughOracle(gccompare.Args{GC: &gccompare.GCArgs{OlderThan: cutoff, DryRun: o.DryRun}}); done {
+		if err != nil {
+			return "", err
+		}
+		res = *side.GC
+	} else {
+		res, err = e.handle.GarbageCollect(e.ctx, cutoff, o.DryRun)
+		if d := e.expect("gc", KindOK, err); d != nil {
+			return "", d
+		}
 	}
 	seen := GCOutcome{Snapshots: res.SnapshotsDeleted, Manifests: res.ManifestsDeleted, Chunks: res.ChunksDeleted, TransactionLogs: res.TransactionLogsDeleted}
 	if seen != want {

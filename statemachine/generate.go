@@ -60,6 +60,7 @@ var generators = map[string]generator{
 	ActGC:           genGC,
 	ActUpgrade:      genUpgrade,
 	ActAdvance:      genAdvance,
+	ActStream:       genStream,
 }
 
 func (mc *machine) needRepo(t *rapid.T, action string) {
@@ -228,7 +229,7 @@ func genDelete(mc *machine, t *rapid.T) []Op {
 	}
 	var chunkKeys []string
 	for _, k := range SortedNames(m.Session.KeySpace()) {
-		if _, _, ok := ParseChunkKey(k); ok {
+		if _, _, ok := ParseChunkKey(k); ok && !isStreamKey(k) {
 			chunkKeys = append(chunkKeys, k)
 		}
 	}

@@ -97,10 +97,16 @@ type Snapshot struct {
 	HasTxLog  bool
 	TxLog     bool
 	TxWritten time.Time
+	// Window is the window of a commit of the production streamer (nil
+	// for other commits).
+	Window *Window
 	// Pruned lists, at spec 2, the ancestors expiration or GC re-parented
 	// the snapshot over (oldest first): their transaction logs stay.
 	Pruned []string
 }
+
+// Window is the time range (From, Until] a streamer commit covers.
+type Window struct{ From, Until time.Time }
 
 // Node is a committed group or array.
 type Node struct {

@@ -49,13 +49,14 @@ const (
 	ActGC           = "gc"
 	ActUpgrade      = "upgrade"
 	ActAdvance      = "advance"
+	ActStream       = "stream"
 )
 
 // Actions lists every action name.
 var Actions = []string{
 	ActInit, ActSwitch, ActReopen, ActSetGroup, ActSetArray, ActResize, ActWrite, ActDelete, ActGet,
 	ActCommit, ActAmend, ActDiscard, ActCheckout, ActCreateBranch, ActResetBranch, ActDeleteBranch,
-	ActCreateTag, ActDeleteTag, ActExpire, ActGC, ActUpgrade, ActAdvance,
+	ActCreateTag, ActDeleteTag, ActExpire, ActGC, ActUpgrade, ActAdvance, ActStream,
 }
 
 // InitOp creates the repository with an actor and opens a writable session
@@ -736,6 +737,12 @@ func ParseOp(line string) (Op, error) {
 			fs.fail("by=%q is not a positive duration", fs.fields["by"])
 		}
 		op = &AdvanceOp{By: d}
+	case ActStream:
+		d, err := time.ParseDuration(fs.str("by", true))
+		if (err != nil || d <= 0 || d > 4*time.Hour) && fs.err == nil {
+			fs.fail("by=%q is not a duration in (0, 4h]", fs.fields["by"])
+		}
+		op = &StreamOp{By: d}
 	default:
 		return nil, fmt.Errorf("unknown action %q (want one of %s)", verb, strings.Join(Actions, ", "))
 	}

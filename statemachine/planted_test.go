@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -274,7 +275,7 @@ func requireCaught(t *testing.T, p plantedBug, cfg Config) *Trace {
 	if p.blames != "" {
 		blamed = p.blames
 	}
-	if d.Actor != blamed && !strings.HasPrefix(d.Actor, blamed+" ") {
+	if !slices.Contains(strings.Fields(d.Actor), blamed) {
 		t.Errorf("divergence names actor %q, want %s", d.Actor, blamed)
 	}
 	if !strings.Contains(d.What, p.mentions) {
