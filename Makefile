@@ -2,9 +2,12 @@
 #
 #   make test    everything CI runs: vet, unit tests (local, memory, Azurite),
 #                short fuzz runs. Installs what it needs (Go modules, Azurite via npm ci).
-#   make smoke   the main job until the rig lands: the object-store conformance
-#                suite on the local filesystem, icerig (v1 and v2 libraries) on
-#                the upstream fixture repositories, then the CrossVersion machines.
+#   make gate    the main job, the release gate: vet, unit tests, the CrossVersion
+#                machines with a larger budget, fixture verification, the GC
+#                oracle over every fixture, the trace corpus; writes
+#                gate-out/{gate-report.json,junit.xml,summary.md} (BUDGET=F scales it).
+#   make smoke   a quick look: the object-store conformance suite on the local
+#                filesystem, icerig on the upstream fixtures, the CrossVersion machines.
 #   make fuzz    longer fuzz runs (FUZZTIME per target, default 60s).
 #   make bench   benchmarks; copy the numbers into BENCHMARKS.md.
 #   make soak DURATION=10m  the state machines with fresh seeds until DURATION.
@@ -15,7 +18,7 @@ FUZZTIME  ?= 60s
 SHORTFUZZ ?= 3s
 BENCHTIME ?= 1s
 
-.PHONY: all deps test vet unit fuzz-short fuzz bench smoke soak generate clean
+.PHONY: all deps test vet unit fuzz-short fuzz bench gate smoke soak generate clean
 
 all: test
 
@@ -59,6 +62,13 @@ soak:
 
 ICECHUNK_FIXTURES ?= ../shared/icechunk-fixtures
 
+# gate runs the release gate under one Azurite (started and always stopped
+# by the wrapper); the unit step's Azure tests use it.
+BUDGET ?= 1
+gate: deps
+	$(GO) build -o bin/icerig ./cmd/icerig
+	$(GO) run ./internal/azurite/cmd/with-azurite -- bin/icerig gate --budget $(BUDGET) --icerig bin/icerig
+
 smoke:
 	$(GO) test -count=1 -run 'TestConformance' -v ./objstore/local | grep -E '^(=== RUN|--- (PASS|FAIL)|ok|FAIL)' | grep -v '=== RUN'
 	$(GO) build -o bin/icerig ./cmd/icerig
@@ -78,4 +88,4 @@ generate:
 	flatc --go --go-namespace fbv2 -o formatv2/internal formatv2/schema/*.fbs
 
 clean:
-	rm -rf node_modules bin
+	rm -rf node_modules bin gate-out
