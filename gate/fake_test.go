@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -37,7 +38,11 @@ func TestMain(m *testing.M) {
 func fakeGoTest(args []string) int {
 	if args[0] == "hang" {
 		fmt.Println(`{"Action":"run","Package":"example.com/p","Test":"TestHang"}`)
-		time.Sleep(time.Hour) // the fake process hangs; the gate must kill it
+		// The fake process hangs (waiting for a signal nobody sends):
+		// the gate must kill it at its timeout.
+		never := make(chan os.Signal, 1)
+		signal.Notify(never, os.Interrupt)
+		<-never
 		return 0
 	}
 	data, err := os.ReadFile(args[0])
