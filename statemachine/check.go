@@ -166,6 +166,19 @@ func (e *Env) checkHandle(actor string, h actors.Handle, full bool) error {
 	return nil
 }
 
+// metaStrings renders commit metadata as the invariant compares it:
+// strings as they are, other values with their Go type ("int64(3)").
+func metaStrings(md map[string]any) map[string]string {
+	out := map[string]string{}
+	for k, v := range md {
+		out[k] = fmt.Sprintf("%v", v)
+		if _, ok := v.(string); !ok {
+			out[k] = fmt.Sprintf("%T(%v)", v, v)
+		}
+	}
+	return out
+}
+
 // snapshotText renders one snapshot of an ancestry for comparison.
 func snapshotText(label, parent, message string, flushed time.Time, meta map[string]string, manifests int) string {
 	keys := make([]string, 0, len(meta))
@@ -200,13 +213,7 @@ func (e *Env) checkAncestry(actor string, h actors.Handle, ref actors.Ref, tip s
 		want = append(want, snapshotText(s.Label, s.Parent, s.Message, s.FlushedAt, meta, s.ManifestFiles()))
 	}
 	for _, s := range anc {
-		meta := map[string]string{}
-		for k, v := range s.Metadata {
-			meta[k] = fmt.Sprintf("%v", v)
-			if _, ok := v.(string); !ok {
-				meta[k] = fmt.Sprintf("%T(%v)", v, v)
-			}
-		}
+		meta := metaStrings(s.Metadata)
 		l := e.label(s.ID)
 		if l == "s0" {
 			meta = nil

@@ -1055,25 +1055,41 @@ type GCOutcome struct {
 // every other snapshot, transaction log, manifest and chunk object written
 // before olderThan is deleted (only counted with dryRun).
 func (m *Model) GC(olderThan time.Time, dryRun bool) GCOutcome {
-	keepSnap, keepMan, keepChunk := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	keepSnap := m.refHistories()
+	keepMan, keepChunk := m.contentOf(keepSnap)
+	return m.sweep(olderThan, dryRun, keepSnap, keepSnap, keepMan, keepChunk)
+}
+
+// refHistories is every snapshot in the history of a live ref.
+func (m *Model) refHistories() map[string]bool {
+	keep := map[string]bool{}
 	for _, ref := range m.refOrder() {
 		for _, s := range m.Ancestry(ref.tip) {
-			if keepSnap[s.Label] {
+			if keep[s.Label] {
 				break
 			}
-			keepSnap[s.Label] = true
-			for _, n := range s.Nodes {
-				if n.Manifest == "" || keepMan[n.Manifest] {
-					continue
-				}
-				keepMan[n.Manifest] = true
-				for _, k := range m.Manifests[n.Manifest].Chunks {
-					keepChunk[k] = true
-				}
+			keep[s.Label] = true
+		}
+	}
+	return keep
+}
+
+// contentOf is the manifests the snapshots list and the chunk objects
+// those manifests reference.
+func (m *Model) contentOf(snaps map[string]bool) (manifests, chunks map[string]bool) {
+	manifests, chunks = map[string]bool{}, map[string]bool{}
+	for l := range snaps {
+		for _, n := range m.Snapshots[l].Nodes {
+			if n.Manifest == "" || manifests[n.Manifest] {
+				continue
+			}
+			manifests[n.Manifest] = true
+			for _, k := range m.Manifests[n.Manifest].Chunks {
+				chunks[k] = true
 			}
 		}
 	}
-	return m.sweep(olderThan, dryRun, keepSnap, keepSnap, keepMan, keepChunk)
+	return manifests, chunks
 }
 
 // SessionIntact reports whether every object the session may read is
@@ -1140,12 +1156,7 @@ func (m *Model) StoredCounts() GCOutcome {
 // migration that only deletes spec-1 files) nothing else changes.
 func (m *Model) Upgrade(deleteV1Files bool) {
 	if m.Spec == 1 {
-		reached := map[string]bool{}
-		for _, ref := range m.refOrder() {
-			for _, s := range m.Ancestry(ref.tip) {
-				reached[s.Label] = true
-			}
-		}
+		reached := m.refHistories()
 		for l, s := range m.Snapshots {
 			if !reached[l] {
 				s.Unlisted = true

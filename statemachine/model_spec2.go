@@ -108,15 +108,7 @@ func (m *Model) Expire2(olderThan time.Time, deleteBranches, deleteTags bool) Ex
 // object no kept manifest references is deleted (counted with dryRun),
 // if written before olderThan.
 func (m *Model) GC2(olderThan time.Time, dryRun bool) GCOutcome {
-	keep := map[string]bool{}
-	for _, ref := range m.refOrder() {
-		for _, s := range m.Ancestry(ref.tip) {
-			if keep[s.Label] {
-				break
-			}
-			keep[s.Label] = true
-		}
-	}
+	keep := m.refHistories()
 	for _, l := range m.order {
 		if s := m.Snapshots[l]; m.listed(s) && !s.Written.Before(olderThan) {
 			keep[l] = true
@@ -128,18 +120,7 @@ func (m *Model) GC2(olderThan time.Time, dryRun bool) GCOutcome {
 			drop[l] = true
 		}
 	}
-	keepMan, keepChunk := map[string]bool{}, map[string]bool{}
-	for l := range keep {
-		for _, n := range m.Snapshots[l].Nodes {
-			if n.Manifest == "" || keepMan[n.Manifest] {
-				continue
-			}
-			keepMan[n.Manifest] = true
-			for _, k := range m.Manifests[n.Manifest].Chunks {
-				keepChunk[k] = true
-			}
-		}
-	}
+	keepMan, keepChunk := m.contentOf(keep)
 	edits := map[string]reparent{}
 	for _, l := range m.order {
 		s := m.Snapshots[l]

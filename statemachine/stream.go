@@ -226,18 +226,6 @@ func genStream(mc *machine, t *rapid.T) []Op {
 	return append(ops, &StreamOp{By: rapid.SampledFrom(streamWindows).Draw(t, "window")})
 }
 
-// metaStrings renders commit metadata as the invariant compares it.
-func metaStrings(md map[string]any) map[string]string {
-	out := map[string]string{}
-	for k, v := range md {
-		out[k] = fmt.Sprintf("%v", v)
-		if _, ok := v.(string); !ok {
-			out[k] = fmt.Sprintf("%T(%v)", v, v)
-		}
-	}
-	return out
-}
-
 func (o *StreamOp) run(e *Env) (string, error) {
 	if err := e.needRepo(); err != nil {
 		return "", err
