@@ -14,6 +14,7 @@ import (
 	"github.com/icerig/icerig/actors"
 	"github.com/icerig/icerig/internal/testfixtures"
 	"github.com/icerig/icerig/objstore"
+	"github.com/icerig/icerig/objstore/faults"
 	"github.com/icerig/icerig/objstore/local"
 	"github.com/icerig/icerig/objstore/memory"
 )
@@ -88,34 +89,6 @@ func requireField(t *testing.T, list []Mismatch, field string) Mismatch {
 	return Mismatch{}
 }
 
-// hidingStore hides keys from a library: Get says not found, List leaves
-// them out.
-type hidingStore struct {
-	objstore.Store
-	hide func(key string) bool
-}
-
-func (s *hidingStore) Get(ctx context.Context, key string) ([]byte, objstore.Version, error) {
-	if s.hide(key) {
-		return nil, "", fmt.Errorf("hidden %q: %w", key, objstore.ErrNotFound)
-	}
-	return s.Store.Get(ctx, key)
-}
-
-func (s *hidingStore) List(ctx context.Context, prefix string) ([]objstore.ObjectInfo, error) {
-	objs, err := s.Store.List(ctx, prefix)
-	if err != nil {
-		return nil, err
-	}
-	out := objs[:0:0]
-	for _, o := range objs {
-		if !s.hide(o.Key) {
-			out = append(out, o)
-		}
-	}
-	return out, nil
-}
-
 // plantedActor is V1 with a planted bug: a store wrapper the library sees
 // and optional replacements of GC and expiration.
 type plantedActor struct {
@@ -172,7 +145,7 @@ func (h *plantedHandle) ExpireSnapshots(ctx context.Context, olderThan time.Time
 
 // gcIgnoresTags collects garbage as if tags did not exist.
 var gcIgnoresTags = &plantedActor{name: "v1-gc-ignores-tags", wrap: func(st objstore.Store, inGC *atomic.Bool) objstore.Store {
-	return &hidingStore{Store: st, hide: func(k string) bool { return inGC.Load() && strings.HasPrefix(k, "refs/tag.") }}
+	return faults.Hide(st, func(k string) bool { return inGC.Load() && strings.HasPrefix(k, "refs/tag.") })
 }}
 
 // gcMiscounts reports one byte more than it deleted (and changes nothing

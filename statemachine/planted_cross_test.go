@@ -11,6 +11,7 @@ import (
 
 	"github.com/icerig/icerig/actors"
 	"github.com/icerig/icerig/objstore"
+	"github.com/icerig/icerig/objstore/faults"
 )
 
 // Planted cross-version bugs: one library version misbehaving on a
@@ -118,7 +119,7 @@ var plantedCross = []struct {
 	{plantedBug: plantedBug{
 		// formatv2 ignores the tombstones formatv1 leaves on deleted tags.
 		actor: &buggyActor{name: "v2-ignores-tombstones", base: actors.V2{}, wrap: func(st objstore.Store, _ *atomic.Bool) objstore.Store {
-			return &hidingStore{Store: st, hide: func(k string) bool { return strings.HasSuffix(k, "/ref.json.deleted") }}
+			return faults.Hide(st, func(k string) bool { return strings.HasSuffix(k, "/ref.json.deleted") })
 		}},
 		maxOps: 6, mentions: "tags",
 	}},
@@ -132,7 +133,7 @@ var plantedCross = []struct {
 		// formatv1 overlooks the spec-2 repo object and opens a migrated
 		// repository through the refs/ it kept.
 		actor: &buggyActor{name: "v1-ignores-repo-object", base: actors.V1{}, wrap: func(st objstore.Store, _ *atomic.Bool) objstore.Store {
-			return &hidingStore{Store: st, hide: func(k string) bool { return k == "repo" }}
+			return faults.Hide(st, func(k string) bool { return k == "repo" })
 		}},
 		maxOps: 4, mentions: "open",
 	}, weights: map[string]int{ActUpgrade: 4}},
@@ -140,7 +141,7 @@ var plantedCross = []struct {
 		// formatv2's GC on a spec-1 repository forgets the tags (formatv1
 		// created them): chunks only a tag reaches are deleted.
 		actor: &buggyActor{name: "v2-gc-ignores-tags", base: actors.V2{}, wrap: func(st objstore.Store, inGC *atomic.Bool) objstore.Store {
-			return &hidingStore{Store: st, hide: func(k string) bool { return inGC.Load() && strings.HasPrefix(k, "refs/tag.") }}
+			return faults.Hide(st, func(k string) bool { return inGC.Load() && strings.HasPrefix(k, "refs/tag.") })
 		}},
 		maxOps: 12, mentions: "gc",
 	}},

@@ -15,40 +15,12 @@ import (
 
 	"github.com/icerig/icerig/actors"
 	"github.com/icerig/icerig/objstore"
+	"github.com/icerig/icerig/objstore/faults"
 )
 
 // Planted bugs prove the rig catches what it is for. Each is a test-only
 // actor wrapping V1 that misbehaves in one way a library version could;
 // nothing here is registered, so normal runs never meet them.
-
-// hidingStore hides keys from the library: Get says not found, List
-// leaves them out. hide decides per key (and may depend on what the
-// actor is doing).
-type hidingStore struct {
-	objstore.Store
-	hide func(key string) bool
-}
-
-func (s *hidingStore) Get(ctx context.Context, key string) ([]byte, objstore.Version, error) {
-	if s.hide(key) {
-		return nil, "", fmt.Errorf("hidden %q: %w", key, objstore.ErrNotFound)
-	}
-	return s.Store.Get(ctx, key)
-}
-
-func (s *hidingStore) List(ctx context.Context, prefix string) ([]objstore.ObjectInfo, error) {
-	objs, err := s.Store.List(ctx, prefix)
-	if err != nil {
-		return nil, err
-	}
-	out := objs[:0:0]
-	for _, o := range objs {
-		if !s.hide(o.Key) {
-			out = append(out, o)
-		}
-	}
-	return out, nil
-}
 
 // buggyActor is a library version (base; nil means V1) with a planted
 // bug: a store wrapper the library sees, and optional overrides of handle
@@ -131,14 +103,14 @@ var planted = []plantedBug{
 	{
 		// GC forgets tags: objects only a tag reaches are collected.
 		actor: &buggyActor{name: "v1-gc-ignores-tags", wrap: func(st objstore.Store, inGC *atomic.Bool) objstore.Store {
-			return &hidingStore{Store: st, hide: func(k string) bool { return inGC.Load() && strings.HasPrefix(k, "refs/tag.") }}
+			return faults.Hide(st, func(k string) bool { return inGC.Load() && strings.HasPrefix(k, "refs/tag.") })
 		}},
 		maxOps: 12, mentions: "gc",
 	},
 	{
 		// Tag tombstones are ignored: a deleted tag comes back to life.
 		actor: &buggyActor{name: "v1-ignores-tombstones", wrap: func(st objstore.Store, _ *atomic.Bool) objstore.Store {
-			return &hidingStore{Store: st, hide: func(k string) bool { return strings.HasSuffix(k, "/ref.json.deleted") }}
+			return faults.Hide(st, func(k string) bool { return strings.HasSuffix(k, "/ref.json.deleted") })
 		}},
 		maxOps: 4, mentions: "tags",
 	},
