@@ -108,38 +108,19 @@ func (s *Streamer) RunRepo(ctx context.Context, store objstore.Store, h Hints) (
 	s.log.Info("run on one repository", "repository", name, "from", from, "until", until)
 	conflicts := 0
 	for from.Before(until) {
-		end := until
-		if m := from.Add(s.cfg.MaxWindow); m.Before(end) {
-			end = m
-		}
-		if c, ok := s.src.NextSettingsChange(from); ok && c.Before(end) {
-			end = c
-		}
-		fp := source.Fingerprint(s.src.SettingsAt(end))
+		end, fp := s.windowEnd(from, until)
 		if l := cur.last; l != nil && (l.Fingerprint != fp || l.Layout != s.lay.id) {
 			return rep, fmt.Errorf("%w: repository %s: window (%s, %s] has settings %s and layout %s, but the repository's last window (up to %s) has settings %s and layout %s: it needs a new repository",
 				ErrRepositoryState, name, from.Format(time.RFC3339Nano), end.Format(time.RFC3339Nano), fp, s.lay.id,
 				l.Until.Format(time.RFC3339Nano), l.Fingerprint, l.Layout)
 		}
-		w, err := s.commitWindow(ctx, cur, from, end, fp)
-		if errors.Is(err, formatv2.ErrConflict) {
-			next, retry, lerr := s.afterConflict(ctx, cur, from, &conflicts, err)
-			if lerr != nil {
-				return rep, fmt.Errorf("repository %s: %w", name, lerr)
-			}
-			if retry {
-				from = next
-				continue
-			}
-		}
+		var err error
+		from, err = s.commitNext(ctx, cur, from, end, fp, &conflicts, rep, func(err error) error {
+			return fmt.Errorf("repository %s: %w", name, err)
+		})
 		if err != nil {
 			return rep, err
 		}
-		rep.Windows = append(rep.Windows, w)
-		if s.progress != nil {
-			s.progress(w)
-		}
-		from = end
 	}
 	return rep, nil
 }

@@ -194,14 +194,7 @@ func (s *Streamer) Run(ctx context.Context, h Hints) (*RunReport, error) {
 	s.log.Info("run", "from", from, "until", until, "repositories", len(refs))
 	conflicts := 0
 	for from.Before(until) {
-		end := until
-		if m := from.Add(s.cfg.MaxWindow); m.Before(end) {
-			end = m
-		}
-		if c, ok := s.src.NextSettingsChange(from); ok && c.Before(end) {
-			end = c
-		}
-		fp := source.Fingerprint(s.src.SettingsAt(end))
+		end, fp := s.windowEnd(from, until)
 		if cur == nil || !s.appendable(cur, fp, from) {
 			if cur, err = s.openOrCreate(ctx, from, fp); err != nil {
 				return rep, err
@@ -214,27 +207,53 @@ func (s *Streamer) Run(ctx context.Context, h Hints) (*RunReport, error) {
 		if b := cur.ref.Start.Add(s.days()); b.Before(end) {
 			end = b
 		}
-		w, err := s.commitWindow(ctx, cur, from, end, fp)
-		if errors.Is(err, formatv2.ErrConflict) {
-			next, retry, lerr := s.afterConflict(ctx, cur, from, &conflicts, err)
-			if lerr != nil {
-				return rep, lerr
-			}
-			if retry {
-				from = next
-				continue
-			}
-		}
-		if err != nil {
+		if from, err = s.commitNext(ctx, cur, from, end, fp, &conflicts, rep, nil); err != nil {
 			return rep, err
 		}
-		rep.Windows = append(rep.Windows, w)
-		if s.progress != nil {
-			s.progress(w)
-		}
-		from = end
 	}
 	return rep, nil
+}
+
+// windowEnd cuts the window that starts at from: at until, at max_window
+// and at the source's next settings change. fp is the settings
+// fingerprint of the window's data.
+func (s *Streamer) windowEnd(from, until time.Time) (end time.Time, fp string) {
+	end = until
+	if m := from.Add(s.cfg.MaxWindow); m.Before(end) {
+		end = m
+	}
+	if c, ok := s.src.NextSettingsChange(from); ok && c.Before(end) {
+		end = c
+	}
+	return end, source.Fingerprint(s.src.SettingsAt(end))
+}
+
+// commitNext commits the window (from, end] to cur and records it in rep.
+// It returns where the next window starts: end, or, when another writer
+// moved main, where that writer left off (afterConflict decides; a
+// failure to reload main is passed through wrapReload when set).
+func (s *Streamer) commitNext(ctx context.Context, cur *repoState, from, end time.Time, fp string, conflicts *int, rep *RunReport, wrapReload func(error) error) (time.Time, error) {
+	w, err := s.commitWindow(ctx, cur, from, end, fp)
+	if errors.Is(err, formatv2.ErrConflict) {
+		next, retry, lerr := s.afterConflict(ctx, cur, from, conflicts, err)
+		if lerr != nil {
+			if wrapReload != nil {
+				lerr = wrapReload(lerr)
+			}
+			return from, lerr
+		}
+		if retry {
+			return next, nil
+		}
+	}
+	if err != nil {
+		return from, err
+	}
+	rep.Windows = append(rep.Windows, w)
+	if s.progress != nil {
+		s.progress(w)
+	}
+	return end, nil
 }
 
 // afterConflict handles a window whose commit lost the race for main
