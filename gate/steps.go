@@ -85,7 +85,7 @@ func MachineChecks(budget float64) int {
 //	build     go build -o OUT/bin/icerig ./cmd/icerig (only when cfg.Icerig is empty)
 //	vet       go vet ./...; gofmt -l over the module's Go files
 //	unit      go test -count=1 -json ./...
-//	machines  go test -count=1 -json -run CrossVersion ./statemachine -rapid.checks=N -transitions=OUT/cells/machines.json
+//	machines  go test -count=1 -json -run ^TestCrossVersion ./statemachine -rapid.checks=N -transitions=OUT/cells/machines.json
 //	fixtures  icerig fixtures verify --json --transitions OUT/cells/fixtures.json --dir FIXTURES --upstream UPSTREAM
 //	oracle    icerig gc-compare --json on a copy of every fixture repository, at several cutoffs
 //	traces    go test -count=1 -json -run ^TestCorpus$ ./statemachine
@@ -110,7 +110,7 @@ func DefaultSteps(cfg Config) []Step {
 	steps = append(steps,
 		VetStep(VetTimeout),
 		GoTestStep(StepUnit, goTest(UnitTimeout, "./..."), ""),
-		GoTestStep(StepMachines, goTest(machinesTimeout, "-run", "CrossVersion", "./statemachine",
+		GoTestStep(StepMachines, goTest(machinesTimeout, "-run", "^TestCrossVersion", "./statemachine",
 			"-rapid.checks="+strconv.Itoa(MachineChecks(budget)),
 			"-transitions="+filepath.Join(cells, "machines.json")), filepath.Join(cells, "machines.json")),
 		FixturesStep(icerig, []string{"--dir", cfg.FixturesDir, "--upstream", cfg.UpstreamDir},

@@ -106,7 +106,7 @@ func TestDefaultSteps(t *testing.T) {
 	require.NoError(t, err)
 	args, err := os.ReadFile(goLog)
 	require.NoError(t, err)
-	assert.Equal(t, "test -count=1 -json -timeout=5m40s -run CrossVersion ./statemachine -rapid.checks=150 -transitions="+
+	assert.Equal(t, "test -count=1 -json -timeout=5m40s -run ^TestCrossVersion ./statemachine -rapid.checks=150 -transitions="+
 		filepath.Join(w.out, "cells", "machines.json")+"\n", string(args))
 }
 
