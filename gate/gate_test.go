@@ -331,22 +331,23 @@ func TestRequiredCells(t *testing.T) {
 		c("v2", "v1", "refuse", 2), c("v2", "v2", "amend", 2), c("v2", "v2", "expire", 2),
 		c("v1", "v2", "upgrade", 1), c("v2", "v2", "upgrade", 1),
 		c("v1", "v2", "stream", 1), c("v2", "v2", "stream", 1),
+		c("v1", "v2", "conflict", 1), c("v2", "v1", "conflict", 1), c("v2", "v2", "conflict", 2),
 	} {
 		assert.Contains(t, req, want)
 	}
 	for _, not := range []transitions.Cell{
 		c("v1", "v1", "upgrade", 1), c("v2", "v1", "read", 2), c("v1", "v1", "amend", 1),
 		c("v2", "v2", "amend", 1), c("v2", "v2", "refuse", 2), c("v2", "v2", "upgrade", 2),
-		c("v2", "v2", "stream", 2), c("v1", "v1", "stream", 1),
+		c("v2", "v2", "stream", 2), c("v1", "v1", "stream", 1), c("v2", "v1", "conflict", 2),
 	} {
 		assert.NotContains(t, req, not)
 	}
-	// 3 writer-spec pairs × 2 readers: spec 1 pairs (4) × 6 ops = 24; v2
-	// spec 2: v1 refuse 1 + v2 7 = 8; upgrade 2; stream 2.
-	assert.Len(t, req, 24+8+2+2)
+	// 3 writer-spec pairs × 2 readers: spec 1 pairs (4) × 7 ops = 28; v2
+	// spec 2: v1 refuse 1 + v2 8 = 9; upgrade 2; stream 2.
+	assert.Len(t, req, 28+9+2+2)
 
 	only := RequiredCells([]actors.Actor{actors.V1{}})
-	assert.Len(t, only, 6, "v1 alone: its six spec-1 operations, no stream without the v2 streamer")
+	assert.Len(t, only, 7, "v1 alone: its seven spec-1 operations, no stream without the v2 streamer")
 }
 
 func TestCoverageTableMarks(t *testing.T) {
@@ -377,7 +378,7 @@ func TestCoverageTableMarks(t *testing.T) {
 	assert.Equal(t, "2", row[2])
 	assert.Equal(t, MarkNotApplicable, row[1], "v1 does not read spec 2")
 	assert.NotContains(t, strings.SplitN(table, "### Spec 2", 2)[1], "| v1 → ", "v1 writes no spec 2")
-	assert.Contains(t, table, "2 of 36 required cells exercised")
+	assert.Contains(t, table, "2 of 41 required cells exercised")
 }
 
 func TestJUnitEscapesHostileText(t *testing.T) {

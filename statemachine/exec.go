@@ -645,6 +645,9 @@ func (o *CommitOp) run(e *Env) (string, error) {
 	if d := e.expect(o.Action(), want, err); d != nil {
 		return "", d
 	}
+	if want == KindConflict {
+		e.exercised(m.Actor, transitions.OpConflict, false)
+	}
 	if want != KindOK {
 		return want, nil
 	}

@@ -61,6 +61,7 @@ var generators = map[string]generator{
 	ActUpgrade:      genUpgrade,
 	ActAdvance:      genAdvance,
 	ActStream:       genStream,
+	ActRace:         genRace,
 }
 
 func (mc *machine) needRepo(t *rapid.T, action string) {

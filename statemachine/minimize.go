@@ -135,7 +135,7 @@ func relabel(tr *Trace) *Trace {
 	names := map[string]string{"s0": "s0"}
 	next := 1
 	for _, s := range tr.Steps {
-		if l, ok := strings.CutPrefix(s.Outcome, "-> "); ok && isLabel(l) {
+		if l := outcomeLabel(s.Outcome); l != "" {
 			names[l] = "s" + fmt.Sprint(next)
 			next++
 		}

@@ -50,13 +50,14 @@ const (
 	ActUpgrade      = "upgrade"
 	ActAdvance      = "advance"
 	ActStream       = "stream"
+	ActRace         = "race"
 )
 
 // Actions lists every action name.
 var Actions = []string{
 	ActInit, ActSwitch, ActReopen, ActSetGroup, ActSetArray, ActResize, ActWrite, ActDelete, ActGet,
 	ActCommit, ActAmend, ActDiscard, ActCheckout, ActCreateBranch, ActResetBranch, ActDeleteBranch,
-	ActCreateTag, ActDeleteTag, ActExpire, ActGC, ActUpgrade, ActAdvance, ActStream,
+	ActCreateTag, ActDeleteTag, ActExpire, ActGC, ActUpgrade, ActAdvance, ActStream, ActRace,
 }
 
 // InitOp creates the repository with an actor and opens a writable session
@@ -743,6 +744,8 @@ func ParseOp(line string) (Op, error) {
 			fs.fail("by=%q is not a duration in (0, 4h]", fs.fields["by"])
 		}
 		op = &StreamOp{By: d}
+	case ActRace:
+		op = parseRace(fs)
 	default:
 		return nil, fmt.Errorf("unknown action %q (want one of %s)", verb, strings.Join(Actions, ", "))
 	}

@@ -64,7 +64,7 @@ func replay(ctx context.Context, tr *Trace, acts []actors.Actor, opts ReplayOpti
 	var ran []Step
 	for _, s := range tr.Steps {
 		env.nextLabel = ""
-		if l, ok := strings.CutPrefix(s.Outcome, "-> "); lenient && ok && isLabel(l) {
+		if l := outcomeLabel(s.Outcome); lenient && l != "" {
 			if _, taken := env.ids[l]; !taken {
 				env.nextLabel = l
 			}
@@ -120,4 +120,20 @@ func ReplayFile(ctx context.Context, path string, acts []actors.Actor, opts Repl
 		return fmt.Errorf("replay %s: %w", path, err)
 	}
 	return nil
+}
+
+// outcomeLabel returns the label of the snapshot an outcome says was
+// created ("-> s3", "-> s3 (12 rows)", "active conflict, rival -> s3"),
+// or "".
+func outcomeLabel(outcome string) string {
+	_, after, ok := strings.Cut(outcome, "-> ")
+	if !ok {
+		return ""
+	}
+	l, _, _ := strings.Cut(after, " ")
+	l = strings.TrimSuffix(l, ",")
+	if !isLabel(l) {
+		return ""
+	}
+	return l
 }

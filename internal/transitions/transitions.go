@@ -37,10 +37,14 @@ const (
 	OpUpgrade = "upgrade"
 	// OpStream: the production streamer appended a window.
 	OpStream = "stream"
+	// OpConflict: the reader's session was based on a tip the writer's
+	// commit had replaced, and the reader's commit was refused as a
+	// conflict (nothing of the writer's commit lost).
+	OpConflict = "conflict"
 )
 
 // Ops lists every operation, in table order.
-var Ops = []string{OpRead, OpRefuse, OpCommit, OpAmend, OpBranch, OpTag, OpExpire, OpGC, OpUpgrade, OpStream}
+var Ops = []string{OpRead, OpRefuse, OpCommit, OpAmend, OpBranch, OpTag, OpExpire, OpGC, OpUpgrade, OpStream, OpConflict}
 
 // Cell is one transition: Reader did Op on a spec-Spec repository whose
 // last write was by Writer.
