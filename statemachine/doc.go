@@ -15,9 +15,15 @@
 // corpus replayed by every go test.
 //
 // What is modelled: spec-1 semantics of upstream Icechunk 1.x (sessions,
-// commits, refs, expiration, GC); spec 2 for init, refs, commits, amend
-// and upgrade (a migration lists only the snapshots some ref reaches:
-// others, such as those an expiration released, can no longer be named).
-// Spec-2 expiration and GC are not modelled yet: their actions are
-// skipped on spec-2 repositories.
+// commits, refs, expiration, GC); spec 2 for init, refs, commits, amend,
+// upgrade (a migration lists only the snapshots some ref reaches: others,
+// such as those an expiration released, can no longer be named),
+// expiration (re-parenting in the repo object, pruned ancestors) and GC.
+// Beyond the active session, two other writers act on the repository: the
+// production streamer appending a window to main (`stream`), and a rival
+// actor with its own handle and session committing to the active
+// session's branch before or after it (`race`), so a commit based on a
+// replaced tip must be refused as a conflict whichever version wrote the
+// tip. On spec-1 repositories, expiration and GC run through the GC oracle
+// (the other version on a copy must agree).
 package statemachine
