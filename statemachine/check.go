@@ -319,6 +319,14 @@ func (e *Env) checkObjects() error {
 			txs = append(txs, l)
 		}
 	}
+	for _, l := range m.Leftovers {
+		if l.Snapshot {
+			snaps = append(snaps, l.Label)
+		}
+		if l.TxLog {
+			txs = append(txs, l.Label)
+		}
+	}
 	for _, c := range []struct {
 		prefix string
 		want   []string

@@ -18,6 +18,7 @@ import (
 	"github.com/icerig/icerig/gccompare"
 	"github.com/icerig/icerig/internal/transitions"
 	"github.com/icerig/icerig/objstore"
+	"github.com/icerig/icerig/objstore/faults"
 	"github.com/icerig/icerig/objstore/local"
 	"github.com/icerig/icerig/objstore/memory"
 )
@@ -65,6 +66,9 @@ type Env struct {
 	actors map[string]actors.Actor
 	names  []string // actor names in the order given
 
+	// active is the store the active actor's handle works through: the
+	// run's store behind a faults wrapper the crash action arms.
+	active  *faults.Store
 	handle  actors.Handle
 	session actors.Session
 	ids     map[string]string // label -> id
@@ -197,6 +201,7 @@ func NewEnv(ctx context.Context, opts EnvOptions) (*Env, error) {
 	default:
 		return nil, fmt.Errorf("statemachine: unknown backend %q", opts.Backend)
 	}
+	e.active = faults.New(e.store)
 	return e, nil
 }
 
@@ -441,7 +446,7 @@ func (o *InitOp) run(e *Env) (string, error) {
 	}
 	opts := e.options()
 	opts.SpecVersion, opts.InlineThreshold = o.Spec, o.Inline
-	h, err := a.Create(e.ctx, e.store, opts)
+	h, err := a.Create(e.ctx, e.active, opts)
 	if d := e.expectAs(a.Name(), "create", want, err); d != nil {
 		return "", d
 	}
@@ -469,7 +474,7 @@ func (e *Env) switchTo(a actors.Actor) (string, error) {
 	if !a.Capabilities().Reads(m.Spec) {
 		want = KindUnsupportedSpec
 	}
-	h, err := a.Open(e.ctx, e.store, e.options())
+	h, err := a.Open(e.ctx, e.active, e.options())
 	if d := e.expectAs(a.Name(), "open", want, err); d != nil {
 		return "", d
 	}

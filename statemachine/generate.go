@@ -62,6 +62,7 @@ var generators = map[string]generator{
 	ActAdvance:      genAdvance,
 	ActStream:       genStream,
 	ActRace:         genRace,
+	ActCrash:        genCrash,
 }
 
 func (mc *machine) needRepo(t *rapid.T, action string) {

@@ -57,6 +57,10 @@ type Model struct {
 
 	// Session is the active session, nil when there is none.
 	Session *Session
+	// Leftovers are the unreferenced snapshot files and transaction logs
+	// crashed commits left (their manifests and chunks are in Manifests
+	// and Chunks, referenced by no snapshot).
+	Leftovers []*Leftover
 
 	nextNode, nextManifest, nextChunk int
 	order                             []string // snapshot labels in commit order
@@ -1132,6 +1136,14 @@ func (m *Model) StoredCounts() GCOutcome {
 			out.Snapshots++
 		}
 		if s.TxLog {
+			out.TransactionLogs++
+		}
+	}
+	for _, l := range m.Leftovers {
+		if l.Snapshot {
+			out.Snapshots++
+		}
+		if l.TxLog {
 			out.TransactionLogs++
 		}
 	}

@@ -180,6 +180,22 @@ func (m *Model) sweep(olderThan time.Time, dryRun bool, keepSnap, keepTx, keepMa
 			}
 		}
 	}
+	for _, l := range m.Leftovers {
+		// A crashed commit's snapshot file and transaction log: no ref
+		// or repo object keeps them.
+		if l.Snapshot && l.Written.Before(olderThan) {
+			out.Snapshots++
+			if !dryRun {
+				l.Snapshot = false
+			}
+		}
+		if l.TxLog && l.TxWrote.Before(olderThan) {
+			out.TransactionLogs++
+			if !dryRun {
+				l.TxLog = false
+			}
+		}
+	}
 	for _, group := range []struct {
 		objs  map[string]*Object
 		keep  map[string]bool

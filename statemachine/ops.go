@@ -51,13 +51,14 @@ const (
 	ActAdvance      = "advance"
 	ActStream       = "stream"
 	ActRace         = "race"
+	ActCrash        = "crash"
 )
 
 // Actions lists every action name.
 var Actions = []string{
 	ActInit, ActSwitch, ActReopen, ActSetGroup, ActSetArray, ActResize, ActWrite, ActDelete, ActGet,
 	ActCommit, ActAmend, ActDiscard, ActCheckout, ActCreateBranch, ActResetBranch, ActDeleteBranch,
-	ActCreateTag, ActDeleteTag, ActExpire, ActGC, ActUpgrade, ActAdvance, ActStream, ActRace,
+	ActCreateTag, ActDeleteTag, ActExpire, ActGC, ActUpgrade, ActAdvance, ActStream, ActRace, ActCrash,
 }
 
 // InitOp creates the repository with an actor and opens a writable session
@@ -746,6 +747,8 @@ func ParseOp(line string) (Op, error) {
 		op = &StreamOp{By: d}
 	case ActRace:
 		op = parseRace(fs)
+	case ActCrash:
+		op = parseCrash(fs)
 	default:
 		return nil, fmt.Errorf("unknown action %q (want one of %s)", verb, strings.Join(Actions, ", "))
 	}

@@ -122,6 +122,73 @@ var planted = []plantedBug{
 		}},
 		maxOps: 8, mentions: "expire",
 	},
+	{
+		// A commit writes its ref before its snapshot file: harmless
+		// unless the writer dies in between, when the branch names a
+		// snapshot that was never stored.
+		actor: &buggyActor{name: "v2-ref-before-snapshot", base: actors.V2{}, wrap: func(st objstore.Store, _ *atomic.Bool) objstore.Store {
+			return &refFirstStore{Store: st, held: map[string][]byte{}}
+		}},
+		maxOps: 6, mentions: "crash",
+	},
+}
+
+// refFirstStore holds back the snapshot files a library writes until its
+// next ref update (a spec-1 ref file or the spec-2 repo object) has been
+// written.
+type refFirstStore struct {
+	objstore.Store
+	mu   sync.Mutex
+	held map[string][]byte
+}
+
+func isRefUpdate(key string) bool { return key == "repo" || strings.HasPrefix(key, "refs/") }
+
+func (s *refFirstStore) Get(ctx context.Context, key string) ([]byte, objstore.Version, error) {
+	s.mu.Lock()
+	data, ok := s.held[key]
+	s.mu.Unlock()
+	if ok {
+		return data, "held", nil
+	}
+	return s.Store.Get(ctx, key)
+}
+
+func (s *refFirstStore) PutIfAbsent(ctx context.Context, key string, data []byte) (objstore.Version, error) {
+	if strings.HasPrefix(key, "snapshots/") {
+		s.mu.Lock()
+		s.held[key] = data
+		s.mu.Unlock()
+		return "held", nil
+	}
+	return s.afterRef(ctx, key, func() (objstore.Version, error) { return s.Store.PutIfAbsent(ctx, key, data) })
+}
+
+func (s *refFirstStore) Put(ctx context.Context, key string, data []byte) (objstore.Version, error) {
+	return s.afterRef(ctx, key, func() (objstore.Version, error) { return s.Store.Put(ctx, key, data) })
+}
+
+func (s *refFirstStore) PutIfVersionMatches(ctx context.Context, key string, data []byte, v objstore.Version) (objstore.Version, error) {
+	return s.afterRef(ctx, key, func() (objstore.Version, error) { return s.Store.PutIfVersionMatches(ctx, key, data, v) })
+}
+
+// afterRef runs a write and, when it updated a ref, writes the held
+// snapshot files after it.
+func (s *refFirstStore) afterRef(ctx context.Context, key string, write func() (objstore.Version, error)) (objstore.Version, error) {
+	v, err := write()
+	if !isRefUpdate(key) {
+		return v, err
+	}
+	s.mu.Lock()
+	held := s.held
+	s.held = map[string][]byte{}
+	s.mu.Unlock()
+	for k, data := range held {
+		if _, perr := s.Store.PutIfAbsent(ctx, k, data); perr != nil && err == nil {
+			err = perr
+		}
+	}
+	return v, err
 }
 
 // captureTB runs rapid.Check without failing the calling test: it records
