@@ -24,6 +24,9 @@
 // actor with its own handle and session committing to the active
 // session's branch before or after it (`race`), so a commit based on a
 // replaced tip must be refused as a conflict whichever version wrote the
-// tip. On spec-1 repositories, expiration and GC run through the GC oracle
+// tip. The `crash` action kills the active writer at its commit's Nth
+// storage operation and restarts it: the commit must have happened
+// entirely or not at all, and what the dead commit wrote is garbage the
+// model tracks for GC. On spec-1 repositories, expiration and GC run through the GC oracle
 // (the other version on a copy must agree).
 package statemachine
