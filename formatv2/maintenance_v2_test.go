@@ -274,3 +274,154 @@ func TestSpec2FsckFindsDamage(t *testing.T) {
 		t.Fatalf("findings on a broken repo object %v", f)
 	}
 }
+
+// objectState is what a listing plus a read shows of one stored object.
+type objectState struct {
+	version objstore.Version
+	size    int64
+	modTime time.Time
+	data    string
+}
+
+// storeState lists every object of st with its version, size, write time
+// and bytes.
+func storeState(t *testing.T, st objstore.Store) map[string]objectState {
+	t.Helper()
+	ctx := context.Background()
+	out := map[string]objectState{}
+	for _, o := range must[[]objstore.ObjectInfo](t)(st.List(ctx, "")) {
+		data, v, err := st.Get(ctx, o.Key)
+		noErr(t, err)
+		out[o.Key] = objectState{version: v, size: o.Size, modTime: o.ModTime, data: string(data)}
+	}
+	return out
+}
+
+// checkNoOpRepoRewrite checks what a spec-2 maintenance operation that
+// changed nothing must still have written, as upstream 2.x does: one new
+// ops log entry of kind want on top, the previous top entry now naming a
+// backup under overwritten/ that holds the previous `repo` object, exactly
+// one new object under overwritten/ (that backup), a new `repo` object, and
+// no other object touched.
+func checkNoOpRepoRewrite(t *testing.T, r *Repository, st objstore.Store, before map[string]objectState, logBefore []Update, want UpdateType) {
+	t.Helper()
+	ctx := context.Background()
+	after := storeState(t, st)
+	log := must[[]Update](t)(r.OpsLog(ctx))
+	if len(log) != len(logBefore)+1 {
+		t.Fatalf("ops log has %d entries, want %d (one more)", len(log), len(logBefore)+1)
+	}
+	if log[0].Type != want || log[0].BackupPath != "" {
+		t.Fatalf("ops log tops with %s (backup %q), want %s without backup", describeUpdate(log[0]), log[0].BackupPath, UpdateTypeName(want))
+	}
+	prev := logBefore[0]
+	if prev.BackupPath != "" {
+		t.Fatalf("the top entry had a backup before: %q", prev.BackupPath)
+	}
+	if log[1].BackupPath == "" {
+		t.Fatalf("the previous top entry %s names no backup", describeUpdate(log[1]))
+	}
+	named := log[1]
+	named.BackupPath = ""
+	if named != prev {
+		t.Fatalf("previous top entry became %+v, was %+v", log[1], prev)
+	}
+	for i := 2; i < len(log); i++ {
+		if log[i] != logBefore[i-1] {
+			t.Fatalf("ops log entry %d changed: %+v, was %+v", i, log[i], logBefore[i-1])
+		}
+	}
+	backupKey := overwrittenPrefix + log[1].BackupPath
+	backup, ok := after[backupKey]
+	if !ok {
+		t.Fatalf("backup %s named by the ops log does not exist", backupKey)
+	}
+	if _, existed := before[backupKey]; existed {
+		t.Fatalf("backup %s existed before the operation", backupKey)
+	}
+	if backup.data != before[repoInfoKey].data {
+		t.Fatalf("backup %s does not hold the previous %s object", backupKey, repoInfoKey)
+	}
+	countOverwritten := func(m map[string]objectState) int {
+		n := 0
+		for k := range m {
+			if strings.HasPrefix(k, overwrittenPrefix) {
+				n++
+			}
+		}
+		return n
+	}
+	if b, a := countOverwritten(before), countOverwritten(after); a != b+1 {
+		t.Fatalf("%s holds %d objects, held %d: want exactly one more", overwrittenPrefix, a, b)
+	}
+	if after[repoInfoKey].version == before[repoInfoKey].version || after[repoInfoKey].data == before[repoInfoKey].data {
+		t.Fatalf("the %s object was not rewritten", repoInfoKey)
+	}
+	for k, b := range before {
+		if k == repoInfoKey {
+			continue
+		}
+		if a, ok := after[k]; !ok || a != b {
+			t.Fatalf("%s changed or vanished", k)
+		}
+	}
+	if len(after) != len(before)+1 {
+		t.Fatalf("%d objects after, %d before: want exactly the backup added", len(after), len(before))
+	}
+}
+
+// TestSpec2NoOpMaintenanceRewritesRepo locks in upstream 2.x's behaviour
+// (ops/gc.rs: expire_snapshots and garbage_collect update the repo info
+// unconditionally): an expiration that expires nothing and a GC (not a dry
+// run) that deletes nothing still back up `repo`, write a new one and add
+// an ExpirationRan / GCRan ops log entry; a dry-run GC writes nothing at
+// all, even when it finds garbage.
+func TestSpec2NoOpMaintenanceRewritesRepo(t *testing.T) {
+	ctx := context.Background()
+	r, st, clock, _, _ := spec2History(t)
+
+	// Expiration with a cutoff before every commit: nothing expires.
+	before, logBefore := storeState(t, st), must[[]Update](t)(r.OpsLog(ctx))
+	branchesBefore := must[map[string]ObjectID](t)(r.ListBranches(ctx))
+	res := must[*ExpireResult](t)(r.ExpireSnapshots(ctx, time.Unix(0, 0), true, true))
+	if len(res.ReleasedSnapshots)+len(res.EditedSnapshots)+len(res.DeletedBranches)+len(res.DeletedTags) != 0 {
+		t.Fatalf("expiration with a cutoff before every commit = %+v", res)
+	}
+	checkNoOpRepoRewrite(t, r, st, before, logBefore, UpdateExpirationRan)
+	if got := must[map[string]ObjectID](t)(r.ListBranches(ctx)); !maps.Equal(got, branchesBefore) {
+		t.Fatalf("branches after a no-op expiration %v, want %v", got, branchesBefore)
+	}
+
+	// Every snapshot is reachable and there is nothing else: GC deletes
+	// nothing even with a cutoff after everything was written.
+	gcCut := clock.Peek().Add(time.Hour)
+	dryBefore := storeState(t, st)
+	dry := must[*GCSummary](t)(r.GarbageCollect(ctx, gcCut, true))
+	if *dry != (GCSummary{}) {
+		t.Fatalf("dry run with nothing to collect = %+v", *dry)
+	}
+	if got := storeState(t, st); !maps.Equal(got, dryBefore) {
+		t.Fatal("a dry-run GC with nothing to collect changed the store")
+	}
+	before, logBefore = storeState(t, st), must[[]Update](t)(r.OpsLog(ctx))
+	sum := must[*GCSummary](t)(r.GarbageCollect(ctx, gcCut, false))
+	if *sum != (GCSummary{}) {
+		t.Fatalf("GC with nothing to collect = %+v", *sum)
+	}
+	checkNoOpRepoRewrite(t, r, st, before, logBefore, UpdateGCRan)
+
+	// A dry run that finds garbage (an orphan snapshot) still writes nothing.
+	orphan := ObjectID{0xee}
+	noErr(t, r.writeSnapshot(ctx, &Snapshot{SpecVersion: 2, ID: orphan, FlushedAt: 1, Message: "orphan"}))
+	dryBefore = storeState(t, st)
+	dry = must[*GCSummary](t)(r.GarbageCollect(ctx, clock.Peek().Add(time.Hour), true))
+	if dry.SnapshotsDeleted != 1 {
+		t.Fatalf("dry run over an orphan snapshot = %+v, want 1 snapshot", *dry)
+	}
+	if got := storeState(t, st); !maps.Equal(got, dryBefore) {
+		t.Fatal("a dry-run GC changed the store")
+	}
+	if log := must[[]Update](t)(r.OpsLog(ctx)); log[0].Type != UpdateGCRan || log[1].Type != UpdateExpirationRan {
+		t.Fatalf("ops log after the dry runs tops with %s, %s", describeUpdate(log[0]), describeUpdate(log[1]))
+	}
+}
