@@ -413,23 +413,30 @@ func (r *Repository) fsckV2(ctx context.Context) ([]Finding, error) {
 		}
 		return false, fmt.Errorf("fsck: %w", err)
 	}
-	data, _, err := r.store.Get(ctx, repoInfoKey)
+	data, v, err := r.store.Get(ctx, repoInfoKey)
 	if err != nil {
 		if ok, err := damaged(err); !ok {
 			return nil, err
 		}
 		return []Finding{{Object: repoInfoKey, Problem: "missing"}}, nil
 	}
-	info, err := decodeRepoObject(repoInfoKey, data)
+	// st is shared with the handle's cache of the `repo` object: read only.
+	_, st, cached, err := r.cachedRepo(v, data)
 	if err != nil {
-		if ok, err := damaged(err); !ok {
-			return nil, err
-		}
-		return []Finding{{Object: repoInfoKey, Problem: fmt.Sprintf("unreadable: %v", err)}}, nil
+		return nil, fmt.Errorf("fsck: %w", err)
 	}
-	st, err := stateOf(repoInfoKey, info)
-	if err != nil {
-		return []Finding{{Object: repoInfoKey, Problem: err.Error()}}, nil
+	if !cached {
+		info, err := decodeRepoObject(repoInfoKey, data)
+		if err != nil {
+			if ok, err := damaged(err); !ok {
+				return nil, err
+			}
+			return []Finding{{Object: repoInfoKey, Problem: fmt.Sprintf("unreadable: %v", err)}}, nil
+		}
+		if st, err = stateOf(repoInfoKey, info); err != nil {
+			return []Finding{{Object: repoInfoKey, Problem: err.Error()}}, nil
+		}
+		r.repoObj.put(v, data, info, st)
 	}
 	if _, ok := st.branches[mainBranch]; !ok {
 		add(repoInfoKey, "has no main branch")

@@ -168,8 +168,8 @@ func (r *Repository) resumeUpgrade(ctx context.Context, dryRun, deleteUnusedV1Fi
 	res := &UpgradeResult{
 		DryRun:      dryRun,
 		Resumed:     true,
-		Branches:    st.branches,
-		Tags:        st.tags,
+		Branches:    maps.Clone(st.branches),
+		Tags:        maps.Clone(st.tags),
 		DeletedTags: slices.Sorted(mapKeysOf(st.deletedTags)),
 		Snapshots:   len(st.snaps),
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -157,7 +158,7 @@ func (r *Repository) ListBranches(ctx context.Context) (map[string]ObjectID, err
 		if err != nil {
 			return nil, err
 		}
-		return st.branches, nil
+		return maps.Clone(st.branches), nil
 	}
 	return r.listBranchesV1(ctx)
 }
@@ -196,7 +197,7 @@ func (r *Repository) ListTags(ctx context.Context) (map[string]ObjectID, error) 
 		if err != nil {
 			return nil, err
 		}
-		return st.tags, nil
+		return maps.Clone(st.tags), nil
 	}
 	return r.listTagsV1(ctx)
 }

@@ -216,9 +216,12 @@ func (st *repoState) ancestry(id ObjectID) ([]ObjectID, error) {
 	return out, nil
 }
 
-// readRepo reads and decodes the `repo` object: the decoded info, its
-// indexed state, the raw bytes and the version.
-func (r *Repository) readRepo(ctx context.Context) (*RepoInfo, *repoState, []byte, objstore.Version, error) {
+// readRepoShared reads the `repo` object and decodes it (or takes the
+// decoding of the same object from the handle's cache): the decoded info,
+// its indexed state, the raw bytes and the version. The info and state are
+// shared with other readers: the caller must not modify them, nor anything
+// they hold (use readRepo to get copies to edit).
+func (r *Repository) readRepoShared(ctx context.Context) (*RepoInfo, *repoState, []byte, objstore.Version, error) {
 	data, v, err := r.store.Get(ctx, repoInfoKey)
 	if err != nil {
 		if errors.Is(err, objstore.ErrNotFound) {
@@ -226,20 +229,27 @@ func (r *Repository) readRepo(ctx context.Context) (*RepoInfo, *repoState, []byt
 		}
 		return nil, nil, nil, "", fmt.Errorf("formatv2: read %s: %w", repoInfoKey, err)
 	}
-	info, err := decodeRepoObject(repoInfoKey, data)
-	if err != nil {
-		return nil, nil, nil, "", err
-	}
-	st, err := stateOf(repoInfoKey, info)
+	info, st, err := r.decodeRepoShared(v, data)
 	if err != nil {
 		return nil, nil, nil, "", err
 	}
 	return info, st, data, v, nil
 }
 
-// loadState reads the `repo` object and returns its indexed state.
+// readRepo is readRepoShared returning copies of the info and the state,
+// which the caller may edit.
+func (r *Repository) readRepo(ctx context.Context) (*RepoInfo, *repoState, []byte, objstore.Version, error) {
+	info, st, data, v, err := r.readRepoShared(ctx)
+	if err != nil {
+		return nil, nil, nil, "", err
+	}
+	return info.clone(), st.clone(), data, v, nil
+}
+
+// loadState reads the `repo` object and returns its indexed state. The
+// state is shared (see readRepoShared): the caller must not modify it.
 func (r *Repository) loadState(ctx context.Context) (*repoState, error) {
-	_, st, _, _, err := r.readRepo(ctx)
+	_, st, _, _, err := r.readRepoShared(ctx)
 	return st, err
 }
 
@@ -392,8 +402,11 @@ func (r *Repository) RepoInfo(ctx context.Context) (*RepoInfo, error) {
 	if err := r.requireSpec2("repo info"); err != nil {
 		return nil, err
 	}
-	info, _, _, _, err := r.readRepo(ctx)
-	return info, err
+	info, _, _, _, err := r.readRepoShared(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return info.clone(), nil
 }
 
 // maxOpsLogFiles bounds how many backups OpsLog follows.
@@ -408,7 +421,7 @@ func (r *Repository) OpsLog(ctx context.Context) ([]Update, error) {
 	if err := r.requireSpec2("ops log"); err != nil {
 		return nil, err
 	}
-	info, _, _, _, err := r.readRepo(ctx)
+	info, _, _, _, err := r.readRepoShared(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -537,7 +550,10 @@ func (r *Repository) saveConfigV2(ctx context.Context, cfg *Config) error {
 
 // Status returns the status of a spec-2 repository (ErrSpec2Only on spec 1).
 func (r *Repository) Status(ctx context.Context) (RepoStatus, error) {
-	info, err := r.RepoInfo(ctx)
+	if err := r.requireSpec2("status"); err != nil {
+		return RepoStatus{}, err
+	}
+	info, _, _, _, err := r.readRepoShared(ctx)
 	if err != nil {
 		return RepoStatus{}, err
 	}

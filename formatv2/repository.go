@@ -90,7 +90,8 @@ type Repository struct {
 	cfg        *Config
 	cfgVersion objstore.Version // spec 1: "" when config.yaml did not exist
 
-	cache *objectCache
+	cache   *objectCache
+	repoObj repoObjectCache // spec 2: the last `repo` object decoded
 
 	invalidMu sync.RWMutex
 	invalid   error // set once the handle was used for a migration
@@ -230,12 +231,17 @@ func (r *Repository) createV1(ctx context.Context, cfg *Config) error {
 // is ErrCorrupt.
 func Open(ctx context.Context, store objstore.Store, opts Options) (*Repository, error) {
 	r := newRepository(store, opts)
-	data, _, err := store.Get(ctx, repoInfoKey)
+	data, v, err := store.Get(ctx, repoInfoKey)
 	switch {
 	case err == nil:
 		info, err := decodeRepoObject(repoInfoKey, data)
 		if err != nil {
 			return nil, fmt.Errorf("formatv2: open repository %s: %w", store, err)
+		}
+		// The first lookup through the handle will most likely read this
+		// very object. A bad index is left for that lookup to report.
+		if st, err := stateOf(repoInfoKey, info); err == nil {
+			r.repoObj.put(v, data, info, st)
 		}
 		r.spec = SpecVersion2
 		r.cfg = configFromRepoInfo(r.log, info)
@@ -250,7 +256,7 @@ func Open(ctx context.Context, store objstore.Store, opts Options) (*Repository,
 		}
 		return nil, fmt.Errorf("formatv2: open repository %s: read %s: %w", store, branchKey(mainBranch), err)
 	}
-	data, v, err := store.Get(ctx, ConfigKey)
+	data, v, err = store.Get(ctx, ConfigKey)
 	switch {
 	case err == nil:
 		cfg, err := ParseConfig(ConfigKey, data)
