@@ -30,8 +30,9 @@ var UpstreamRepos = []string{
 // the actors' capabilities. For every writer w, every spec s that w writes
 // (w.Capabilities().Specs) and every reader r:
 //
-//   - if r reads s: (w, r, op, s) for op in read, commit, conflict, branch,
-//     tag, expire and gc, and (w, r, amend, 2) when s is 2 and r has Amend;
+//   - if r reads s: (w, r, op, s) for op in read, commit, conflict, crash,
+//     branch, tag, expire and gc, and (w, r, amend, 2) when s is 2 and r
+//     has Amend;
 //   - if r cannot read s: (w, r, refuse, s);
 //   - if s is 1: (w, r, upgrade, 1) for every r with Upgrade, and
 //     (w, StreamReader, stream, 1), because the production streamer runs on
@@ -53,7 +54,7 @@ func RequiredCells(acts []actors.Actor) []transitions.Cell {
 					req.Add(transitions.Cell{Writer: w.Name(), Reader: r.Name(), Op: op, Spec: s})
 				}
 				if rc.Reads(s) {
-					for _, op := range []string{transitions.OpRead, transitions.OpCommit, transitions.OpConflict, transitions.OpBranch,
+					for _, op := range []string{transitions.OpRead, transitions.OpCommit, transitions.OpConflict, transitions.OpCrash, transitions.OpBranch,
 						transitions.OpTag, transitions.OpExpire, transitions.OpGC} {
 						add(op)
 					}

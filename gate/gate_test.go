@@ -332,6 +332,7 @@ func TestRequiredCells(t *testing.T) {
 		c("v1", "v2", "upgrade", 1), c("v2", "v2", "upgrade", 1),
 		c("v1", "v2", "stream", 1), c("v2", "v2", "stream", 1),
 		c("v1", "v2", "conflict", 1), c("v2", "v1", "conflict", 1), c("v2", "v2", "conflict", 2),
+		c("v1", "v2", "crash", 1), c("v2", "v1", "crash", 1), c("v2", "v2", "crash", 2),
 	} {
 		assert.Contains(t, req, want)
 	}
@@ -342,12 +343,12 @@ func TestRequiredCells(t *testing.T) {
 	} {
 		assert.NotContains(t, req, not)
 	}
-	// 3 writer-spec pairs × 2 readers: spec 1 pairs (4) × 7 ops = 28; v2
-	// spec 2: v1 refuse 1 + v2 8 = 9; upgrade 2; stream 2.
-	assert.Len(t, req, 28+9+2+2)
+	// 3 writer-spec pairs × 2 readers: spec 1 pairs (4) × 8 ops = 32; v2
+	// spec 2: v1 refuse 1 + v2 9 = 10; upgrade 2; stream 2.
+	assert.Len(t, req, 32+10+2+2)
 
 	only := RequiredCells([]actors.Actor{actors.V1{}})
-	assert.Len(t, only, 7, "v1 alone: its seven spec-1 operations, no stream without the v2 streamer")
+	assert.Len(t, only, 8, "v1 alone: its eight spec-1 operations, no stream without the v2 streamer")
 }
 
 func TestCoverageTableMarks(t *testing.T) {
@@ -378,7 +379,7 @@ func TestCoverageTableMarks(t *testing.T) {
 	assert.Equal(t, "2", row[2])
 	assert.Equal(t, MarkNotApplicable, row[1], "v1 does not read spec 2")
 	assert.NotContains(t, strings.SplitN(table, "### Spec 2", 2)[1], "| v1 → ", "v1 writes no spec 2")
-	assert.Contains(t, table, "2 of 41 required cells exercised")
+	assert.Contains(t, table, "2 of 46 required cells exercised")
 }
 
 func TestJUnitEscapesHostileText(t *testing.T) {

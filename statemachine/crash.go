@@ -135,6 +135,7 @@ func (o *CrashOp) run(e *Env) (string, error) {
 	}
 
 	// The process died: a fresh handle sees what the store holds.
+	e.exercised(m.Actor, transitions.OpCrash, false)
 	e.active = faults.New(e.store)
 	h, err := e.activeActor().Open(e.ctx, e.active, e.options())
 	if d := e.expect("open after the crash", KindOK, err); d != nil {

@@ -31,7 +31,7 @@ var (
 
 // actionWeights makes the actions that build content more frequent than
 // the others (weight 1).
-var actionWeights = map[string]int{ActWrite: 5, ActSetArray: 2, ActCommit: 3}
+var actionWeights = map[string]int{ActWrite: 5, ActSetArray: 2, ActCommit: 3, ActCrash: 2}
 
 // generator draws the ops of one action, or skips.
 type generator func(mc *machine, t *rapid.T) []Op

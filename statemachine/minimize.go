@@ -12,8 +12,9 @@ import (
 
 // Minimize shrinks a failing trace further than rapid does, the way a
 // metamorphic test reduces its op log. It deletes runs of ops (halves,
-// quarters, ... single ops), drops single chunk writes and replaces
-// snapshot-relative cutoffs by clock-relative ones, keeping a change when
+// quarters, ... single ops), drops single chunk writes, replaces
+// snapshot-relative cutoffs by clock-relative ones, points ops at the
+// initial snapshot and moves crash points earlier, keeping a change when
 // a lenient replay still fails the same way (a divergence of the same
 // actor on the same thing, or a panic). The lenient replay skips the ops
 // a deletion left without what they need (a session, a snapshot) and keeps
@@ -43,6 +44,8 @@ func Minimize(ctx context.Context, tr *Trace, acts []actors.Actor, budget time.D
 		deleteRuns(best, try, deadline)
 		shrinkWrites(best, try, deadline)
 		simplifyCutoffs(best, try, deadline)
+		simplifyLabels(best, try, deadline)
+		simplifyCrashes(best, try, deadline)
 		progress = len(best.Format()) != before
 	}
 	final := relabel(best)
@@ -122,6 +125,46 @@ func simplifyCutoffs(best *Trace, try func([]Step) bool, deadline time.Time) {
 			cand := append([]Step(nil), best.Steps...)
 			cand[i] = Step{Line: best.Steps[i].Line, Op: op, Outcome: best.Steps[i].Outcome}
 			if try(cand) {
+				break
+			}
+		}
+	}
+}
+
+// simplifyLabels points ops that name a later snapshot (create-tag at=s3,
+// checkout ref=snapshot:s3, ...) at the initial snapshot s0 instead, so
+// the commits that made the later one may go.
+func simplifyLabels(best *Trace, try func([]Step) bool, deadline time.Time) {
+	toInitial := func(l string) string {
+		if isLabel(l) {
+			return "s0"
+		}
+		return l
+	}
+	for i := 0; i < len(best.Steps) && time.Now().Before(deadline); i++ {
+		op := best.Steps[i].Op
+		simpler := relabelOp(op, toInitial)
+		if simpler.String() == op.String() {
+			continue
+		}
+		cand := append([]Step(nil), best.Steps...)
+		cand[i] = Step{Line: best.Steps[i].Line, Op: simpler, Outcome: best.Steps[i].Outcome}
+		try(cand)
+	}
+}
+
+// simplifyCrashes moves crash points earlier, so the ops that made the
+// commit long enough to reach the later one may go.
+func simplifyCrashes(best *Trace, try func([]Step) bool, deadline time.Time) {
+	for i := 0; i < len(best.Steps) && time.Now().Before(deadline); i++ {
+		for {
+			o, ok := best.Steps[i].Op.(*CrashOp)
+			if !ok || o.After <= 1 || !time.Now().Before(deadline) {
+				break
+			}
+			cand := append([]Step(nil), best.Steps...)
+			cand[i] = Step{Line: best.Steps[i].Line, Op: &CrashOp{After: o.After - 1, Applied: o.Applied}, Outcome: best.Steps[i].Outcome}
+			if !try(cand) {
 				break
 			}
 		}

@@ -41,10 +41,14 @@ const (
 	// commit had replaced, and the reader's commit was refused as a
 	// conflict (nothing of the writer's commit lost).
 	OpConflict = "conflict"
+	// OpCrash: the reader died in the middle of a commit on the writer's
+	// repository (and, restarted, found it whole: the commit entirely
+	// there or not at all).
+	OpCrash = "crash"
 )
 
 // Ops lists every operation, in table order.
-var Ops = []string{OpRead, OpRefuse, OpCommit, OpAmend, OpBranch, OpTag, OpExpire, OpGC, OpUpgrade, OpStream, OpConflict}
+var Ops = []string{OpRead, OpRefuse, OpCommit, OpAmend, OpBranch, OpTag, OpExpire, OpGC, OpUpgrade, OpStream, OpConflict, OpCrash}
 
 // Cell is one transition: Reader did Op on a spec-Spec repository whose
 // last write was by Writer.
