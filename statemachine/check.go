@@ -290,24 +290,42 @@ func (e *Env) checkSession() error {
 	return e.checkKeySpace(actor, "session key space", s, ms.KeySpace())
 }
 
-// checkObjects compares the store's metadata and chunk objects with the
-// model's (spec 1): exactly the snapshot files and transaction logs of the
-// snapshots the model holds (by id), and as many manifests and chunks.
-func (e *Env) checkObjects() error {
-	m := e.model
+// listObjects lists the store's snapshot, manifest, chunk and transaction
+// log objects: how many of each kind, and their ids (keys without the
+// prefix) under each prefix. A failed listing is a divergence of actor
+// (when describes the moment, e.g. " after the crash").
+func (e *Env) listObjects(actor, when string) (GCOutcome, map[string][]string, error) {
 	var got GCOutcome
-	keys := map[string][]string{}
+	ids := map[string][]string{}
 	for _, p := range []struct {
 		prefix string
 		n      *int
 	}{{"snapshots/", &got.Snapshots}, {"manifests/", &got.Manifests}, {"chunks/", &got.Chunks}, {"transactions/", &got.TransactionLogs}} {
 		objs, err := e.store.List(e.ctx, p.prefix)
 		if err != nil {
-			return e.failed("(store)", "list "+p.prefix, err)
+			return got, nil, e.failed(actor, "list "+p.prefix+when, err)
 		}
 		*p.n = len(objs)
 		for _, o := range objs {
-			keys[p.prefix] = append(keys[p.prefix], e.label(strings.TrimPrefix(o.Key, p.prefix)))
+			ids[p.prefix] = append(ids[p.prefix], strings.TrimPrefix(o.Key, p.prefix))
+		}
+	}
+	return got, ids, nil
+}
+
+// checkObjects compares the store's metadata and chunk objects with the
+// model's (spec 1): exactly the snapshot files and transaction logs of the
+// snapshots the model holds (by id), and as many manifests and chunks.
+func (e *Env) checkObjects() error {
+	m := e.model
+	got, ids, err := e.listObjects("(store)", "")
+	if err != nil {
+		return err
+	}
+	keys := map[string][]string{}
+	for prefix, l := range ids {
+		for _, id := range l {
+			keys[prefix] = append(keys[prefix], e.label(id))
 		}
 	}
 	var snaps, txs []string

@@ -177,11 +177,8 @@ func (o *CrashOp) run(e *Env) (string, error) {
 // commitLanded takes in the active session's commit as snapshot id.
 func (e *Env) commitLanded(id, message string) (string, error) {
 	m := e.model
-	label := m.NextLabel()
-	if e.nextLabel != "" {
-		label = e.nextLabel
-	}
-	if d := e.bind(label, id); d != nil {
+	label, d := e.newLabel(id)
+	if d != nil {
 		return "", d
 	}
 	m.Commit(label, message, nil, false)
@@ -198,24 +195,18 @@ func (e *Env) commitLanded(id, message string) (string, error) {
 func (e *Env) takeLeftovers(before GCOutcome) (string, error) {
 	m := e.model
 	want := m.StoredCounts()
+	got, ids, err := e.listObjects(m.Actor, " after the crash")
+	if err != nil {
+		return "", err
+	}
 	unknown := map[string]map[string]bool{}
-	var got GCOutcome
-	for _, p := range []struct {
-		prefix string
-		n      *int
-	}{{"snapshots/", &got.Snapshots}, {"manifests/", &got.Manifests}, {"chunks/", &got.Chunks}, {"transactions/", &got.TransactionLogs}} {
-		objs, err := e.store.List(e.ctx, p.prefix)
-		if err != nil {
-			return "", e.failed(m.Actor, "list "+p.prefix+" after the crash", err)
-		}
-		*p.n = len(objs)
-		for _, o := range objs {
-			id := strings.TrimPrefix(o.Key, p.prefix)
-			if _, known := e.labels[id]; !known && (p.prefix == "snapshots/" || p.prefix == "transactions/") {
+	for _, prefix := range []string{"snapshots/", "transactions/"} {
+		for _, id := range ids[prefix] {
+			if _, known := e.labels[id]; !known {
 				if unknown[id] == nil {
 					unknown[id] = map[string]bool{}
 				}
-				unknown[id][p.prefix] = true
+				unknown[id][prefix] = true
 			}
 		}
 	}

@@ -302,6 +302,16 @@ func (e *Env) bind(label, id string) error {
 	return nil
 }
 
+// newLabel binds the snapshot a commit just created, id, to the next
+// label (or, in a lenient replay, to the trace's own label) and returns it.
+func (e *Env) newLabel(id string) (string, error) {
+	label := e.model.NextLabel()
+	if e.nextLabel != "" {
+		label = e.nextLabel
+	}
+	return label, e.bind(label, id)
+}
+
 // label names an id by its label ("?ID" when unknown).
 func (e *Env) label(id string) string {
 	if l, ok := e.labels[id]; ok {
@@ -656,11 +666,8 @@ func (o *CommitOp) run(e *Env) (string, error) {
 	if want != KindOK {
 		return want, nil
 	}
-	label := m.NextLabel()
-	if e.nextLabel != "" {
-		label = e.nextLabel
-	}
-	if d := e.bind(label, id); d != nil {
+	label, d := e.newLabel(id)
+	if d != nil {
 		return "", d
 	}
 	m.Commit(label, o.Message, o.Metadata, o.Amend)

@@ -145,11 +145,8 @@ func (o *RaceOp) run(e *Env) (string, error) {
 		}
 		return out + "rival " + want, nil
 	}
-	label = m.NextLabel()
-	if e.nextLabel != "" {
-		label = e.nextLabel
-	}
-	if d := e.bind(label, id); d != nil {
+	label, d := e.newLabel(id)
+	if d != nil {
 		return "", d
 	}
 	m.Commit(label, message, nil, false)

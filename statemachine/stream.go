@@ -306,11 +306,8 @@ func (o *StreamOp) run(e *Env) (string, error) {
 	if captured == nil {
 		return "", badTrace("no actor of the run reads spec %d", m.Spec)
 	}
-	label := m.NextLabel()
-	if e.nextLabel != "" {
-		label = e.nextLabel
-	}
-	if d := e.bind(label, w.Snapshot); d != nil {
+	label, d := e.newLabel(w.Snapshot)
+	if d != nil {
 		return "", d
 	}
 	if err := m.CommitWindow(label, message, meta, captured, from, until); err != nil {
